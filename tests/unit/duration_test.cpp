@@ -1,0 +1,57 @@
+// Durations, counts, percentages and sizes as typed in flags.
+#include <doctest/doctest.h>
+
+#include "tests/unit/print_parsed.h"
+
+#include "core/base/duration.h"
+#include "core/base/numbers.h"
+
+using namespace edge;
+using namespace std::chrono_literals;
+
+TEST_CASE("durations parse with units and combinations") {
+  CHECK(*parse_duration("500ms") == 500ms);
+  CHECK(*parse_duration("30s") == 30s);
+  CHECK(*parse_duration("30") == 30s);
+  CHECK(*parse_duration("5m") == 5min);
+  CHECK(*parse_duration("2h") == 2h);
+  CHECK(*parse_duration("1d") == 24h);
+  CHECK(*parse_duration("1m30s") == 90s);
+  CHECK(*parse_duration("0s") == 0ms);
+}
+
+TEST_CASE("bad durations are refused with what is accepted") {
+  for (const char* bad : {"", "s", "5x", "-1s", "1.5s", "5 s", "5s3", "3 5", "99999999999999999999d"}) {
+    CAPTURE(bad);
+    auto r = parse_duration(bad);
+    REQUIRE_FALSE(r);
+  }
+  CHECK(parse_duration("5x").error().find("500ms") != std::string::npos);
+}
+
+TEST_CASE("durations print their two largest units") {
+  CHECK(format_duration(432000s) == "5d");
+  CHECK(format_duration(431999s) == "4d23h");
+  CHECK(format_duration(119s) == "1m59s");
+  CHECK(format_duration(120s) == "2m");
+  CHECK(format_duration(7s) == "7s");
+  CHECK(format_duration(250ms) == "250ms");
+  CHECK(format_duration(3700s) == "1h1m");
+}
+
+TEST_CASE("counts, percentages and sizes") {
+  CHECK(*parse_count("0") == 0);
+  CHECK(*parse_count("200000") == 200000);
+  CHECK_FALSE(parse_count("-1"));
+  CHECK_FALSE(parse_count("1e3"));
+  CHECK(*parse_percent("80") == 80.0);
+  CHECK(*parse_percent("92.5%") == 92.5);
+  CHECK_FALSE(parse_percent("101"));
+  CHECK_FALSE(parse_percent("-3"));
+  CHECK_FALSE(parse_percent("nan"));
+  CHECK(*parse_size("4096") == 4096);
+  CHECK(*parse_size("8M") == 8u << 20);
+  CHECK(*parse_size("512k") == 512u << 10);
+  CHECK_FALSE(parse_size("8MB"));
+  CHECK_FALSE(parse_size("2048G"));
+}

@@ -1,0 +1,67 @@
+// The JSON shape of a flow, which users script against: field names and types are fixed.
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+
+#include <boost/json.hpp>
+
+#include "core/out/flow_json.h"
+#include "core/out/flow_text.h"
+
+using namespace edge;
+namespace json = boost::json;
+
+TEST_CASE("a DNAT'd TCP flow has the documented shape") {
+  Flow f;
+  f.proto = IPPROTO_TCP;
+  f.state = "ESTABLISHED";
+  f.timeout = 431999;
+  f.assured = true;
+  f.orig = {*IpAddr::parse("10.0.1.42"), *IpAddr::parse("203.0.113.1"), 40000, 443};
+  f.reply = {*IpAddr::parse("10.0.2.80"), *IpAddr::parse("10.0.1.42"), 8443, 40000};
+  f.orig_counters = Counters{3, 180};
+  f.reply_counters = Counters{2, 120};
+  classify_nat(f, 1u << 8);
+  json::value v = flow_to_json(f, {});
+  CHECK(v.at("origin") == "kernel");
+  CHECK(v.at("proto") == "tcp");
+  CHECK(v.at("state") == "ESTABLISHED");
+  CHECK(v.at("timeout").to_number<int64_t>() == 431999);
+  CHECK(v.at("orig").at("dst") == "203.0.113.1");
+  CHECK(v.at("orig").at("dport").to_number<int64_t>() == 443);
+  CHECK(v.at("reply").at("src") == "10.0.2.80");
+  CHECK(v.at("nat") == json::array{"dnat"});
+  CHECK(v.at("assured") == true);
+  CHECK(v.at("counters").at("reply").at("bytes").to_number<uint64_t>() == 120);
+  CHECK(nat_text(f) == "DNAT :443 -> 10.0.2.80:8443");
+}
+
+TEST_CASE("ICMP flows carry type, code and id instead of ports; UDP has a null state") {
+  Flow f;
+  f.proto = IPPROTO_ICMP;
+  f.orig.icmp_type = 8;
+  f.orig.icmp_id = 7;
+  json::value v = flow_to_json(f, {});
+  CHECK(v.at("orig").at("type").to_number<int64_t>() == 8);
+  CHECK(v.at("orig").at("id").to_number<int64_t>() == 7);
+  CHECK_FALSE(v.at("orig").as_object().contains("sport"));
+  CHECK(v.at("state").is_null());
+  CHECK(v.at("counters").is_null());
+}
+
+TEST_CASE("human cells: SNAT text, IPv6 brackets, counters") {
+  Flow f;
+  f.family = Family::v6;
+  f.proto = IPPROTO_UDP;
+  f.orig = {*IpAddr::parse("fd00::2"), *IpAddr::parse("2001:db8::53"), 5353, 53};
+  f.reply = {*IpAddr::parse("2001:db8::53"), *IpAddr::parse("2001:db8::1"), 53, 5353};
+  classify_nat(f, 1u << 7);
+  std::vector<std::string> cells;
+  flow_cells(f, true, cells);
+  CHECK(cells[0] == "udp");
+  CHECK(cells[1] == "-");
+  CHECK(cells[2] == "[fd00::2]:5353 -> [2001:db8::53]:53");
+  CHECK(cells[3] == "SNAT fd00::2 -> 2001:db8::1");
+  CHECK(cells[6] == "-");
+  CHECK(human_count(1536) == "1.5K");
+  CHECK(human_count(1023) == "1023");
+}

@@ -1,0 +1,3 @@
+// doctest runner for edge's unit tests.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
