@@ -40,6 +40,12 @@ std::string nearest_command(const CLI::App& app, const std::string& word) {
   return best;
 }
 
+bool has_subcommand(const CLI::App& app, const std::string& name) {
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    if (sub->check_name(name)) return true;
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -55,6 +61,12 @@ int main(int argc, char** argv) {
   edge::cmd::add_conntrack(app, runner);
   edge::cmd::add_planned(app, runner);
 
+  if (argc > 1 && argv[1][0] != '-' && !has_subcommand(app, argv[1])) {
+    std::string word = argv[1], near = nearest_command(app, word);
+    std::fprintf(stderr, "edge: unknown command '%s'; %s\n", word.c_str(),
+                 near.empty() ? "expected one of conntrack, nat, proxy, rproxy, trace" : ("did you mean '" + near + "'?").c_str());
+    return int(edge::Exit::usage);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Bad input exits 2 with one line naming the flag and the value; unbuilt commands exit 4;
+# without privilege, exit 3 with the capability named. None of these start anything.
+set -euo pipefail
+EDGE=$(realpath "$1")
+failures=0
+
+# expect CODE PATTERN ARGS...: runs edge ARGS, checks the exit code and that stderr matches.
+expect() {
+  local code=$1 pattern=$2; shift 2
+  local err rc=0
+  err=$("$EDGE" "$@" 2>&1 >/dev/null) || rc=$?
+  if [ "$rc" -ne "$code" ] || ! grep -qE -- "$pattern" <<<"$err"; then
+    echo "FAIL: edge $* -> exit $rc, stderr: $err (wanted exit $code and /$pattern/)"
+    failures=$((failures + 1))
+  elif [ "$code" -eq 2 ] && [ "$(wc -l <<<"$err")" -ne 1 ]; then
+    echo "FAIL: edge $* -> usage error is not one line: $err"
+    failures=$((failures + 1))
+  else
+    echo "ok: edge $* -> $code: $err"
+  fi
+}
+
+expect 2 "^edge: --src: '10.0.0.0/33' has prefix length 33.*0-32" conntrack list --src 10.0.0.0/33
+expect 2 "^edge: --dst: 'nothing' is not a CIDR" conntrack -d nothing
+expect 2 "^edge: --dport: '70000' port 70000 is out of range \(1-65535\)" conntrack list --dport 70000
+expect 2 "^edge: --sport: '9-1' is an empty range" conntrack list --sport 9-1
+expect 2 "^edge: --state: 'OPEN' is not a TCP state \(expected NONE, .*ESTABLISHED" conntrack list --state OPEN
+expect 2 "^edge: --proto: 'tcpp' is not a protocol \(expected tcp, udp" conntrack stats -p tcpp
+expect 2 "^edge: --mark: '0xzz' is not a mark" conntrack watch --mark 0xzz
+expect 2 "^edge: --nat: 'masq' is not a NAT kind \(expected snat, dnat or any\)" conntrack --nat masq
+expect 2 "^edge: --sort: 'size' is not a sort field" conntrack list --sort size
+expect 2 "^edge: --warn: '120' is not a percentage \(expected 0-100" conntrack stats --warn 120
+expect 2 "^edge: --timeout: '5x' is not a duration|expected a duration" conntrack watch --timeout 5x
+expect 2 "^edge: --event: 'created' is not a list of events" conntrack watch --event created
+expect 2 "^edge: --buffer: '1' is out of range" conntrack watch --buffer 1
+expect 2 "^edge: --limit: 'ten' is not a count" conntrack list --limit ten
+expect 2 "^edge: --backend: 'kernel' is not a backend" conntrack list --backend kernel
+expect 2 "^edge: --netns: 'edge-t-none-$$' names no network namespace" conntrack list --netns "edge-t-none-$$"
+expect 2 "^edge: unknown command 'conntrak'; did you mean 'conntrack'\?" conntrak list
+expect 2 "^edge: unknown command 'stat'; did you mean 'stats'\?" conntrack stat
+expect 2 "^edge: " conntrack list --no-such-flag
+expect 2 "^edge: .*--limit" conntrack list --limit
+for cmd in nat proxy rproxy trace; do
+  expect 4 "^edge: $cmd: not built yet" "$cmd"
+done
+out=$("$EDGE" --version) && [ "$out" = "edge 0.1.0" ] || { echo "FAIL: --version printed '$out'"; failures=$((failures + 1)); }
+"$EDGE" conntrack list --help | grep -q -- "--dport" || { echo "FAIL: conntrack list --help lacks --dport"; failures=$((failures + 1)); }
+
+# Without CAP_NET_ADMIN: exit 3, naming the capability. Needs root to become 'nobody'.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+  dir=$(mktemp -d /tmp/edge-t-bin.XXXXXX)
+  trap 'rm -rf "$dir"' EXIT
+  cp "$EDGE" "$dir/edge" && chmod 755 "$dir" "$dir/edge"
+  EDGE_AS_ROOT=$EDGE
+  EDGE="setpriv --reuid=65534 --regid=65534 --clear-groups $dir/edge"
+  for sub in list stats watch; do
+    rc=0
+    err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$dir/edge" conntrack $sub 2>&1 >/dev/null) || rc=$?
+    if [ $rc -ne 3 ] || ! grep -q "CAP_NET_ADMIN" <<<"$err"; then
+      echo "FAIL: unprivileged conntrack $sub -> exit $rc: $err"; failures=$((failures + 1))
+    else
+      echo "ok: unprivileged conntrack $sub -> 3: $err"
+    fi
+  done
+  EDGE=$EDGE_AS_ROOT
+fi
+
+[ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }

@@ -1,0 +1,76 @@
+# Shared helpers for edge's integration tests (sourced, bash). Every namespace a test makes is
+# named edge-t-<pid>-<name>, registered for cleanup, and removed on any exit, failure included;
+# every process a test starts is killed by PID on exit.
+set -euo pipefail
+
+EDGE_T_ID="edge-t-$$"
+_edge_t_namespaces=()
+_edge_t_pids=()
+_edge_t_tmp=$(mktemp -d /tmp/edge-t.XXXXXX)
+
+_edge_t_cleanup() {
+  local rc=$?
+  for pid in "${_edge_t_pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  for pid in "${_edge_t_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for ns in "${_edge_t_namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  rm -rf "$_edge_t_tmp"
+  exit "$rc"
+}
+trap _edge_t_cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+tmpfile() { echo "$_edge_t_tmp/$1"; }
+
+# Exit 77 (CTest: skipped) without root, or fail when EDGE_REQUIRE_NETNS=1 says it must run.
+require_netns() {
+  local why=""
+  if [ "$(id -u)" -ne 0 ]; then why="needs root for network namespaces"
+  elif ! ip netns add "$EDGE_T_ID-probe" 2>/dev/null; then why="cannot create network namespaces here"
+  else ip netns del "$EDGE_T_ID-probe"
+  fi
+  for tool in "$@"; do command -v "$tool" >/dev/null || why="${why:+$why; }needs $tool"; done
+  if [ -n "$why" ]; then
+    if [ "${EDGE_REQUIRE_NETNS:-0}" = 1 ]; then fail "$why (EDGE_REQUIRE_NETNS=1: a skip counts as a failure)"; fi
+    echo "SKIP: $why"
+    exit 77
+  fi
+}
+
+# netns_new NAME: creates edge-t-<pid>-NAME with loopback up; prints the full name.
+netns_new() {
+  local ns="$EDGE_T_ID-$1"
+  ip netns add "$ns"
+  _edge_t_namespaces+=("$ns")
+  ip -n "$ns" link set lo up
+  echo "$ns"
+}
+
+# Makes conntrack track traffic in the namespace: the kernel registers conntrack hooks only
+# once a rule needs them.
+netns_track() {
+  ip netns exec "$1" nft -f - <<NFT
+table inet edge-t-track {
+  chain out { type filter hook output priority 0; ct state new counter; }
+  chain in { type filter hook input priority 0; ct state new counter; }
+}
+NFT
+}
+
+# bg NS CMD...: starts CMD in the namespace in the background, remembers its PID.
+bg() {
+  local ns=$1; shift
+  ip netns exec "$ns" "$@" &
+  _edge_t_pids+=($!)
+  BG_PID=$!
+}
+
+# wait_for SECONDS CMD...: retries CMD until it succeeds or time runs out.
+wait_for() {
+  local deadline=$(( $(date +%s) + $1 )); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -ge "$deadline" ] && return 1
+    sleep 0.1
+  done
+}
