@@ -64,13 +64,7 @@ void to_flow(const nf_conntrack* ct, Flow& f) {
     f.orig.icmp_type = nfct_get_attr_u8(ct, ATTR_ICMP_TYPE);
     f.orig.icmp_code = nfct_get_attr_u8(ct, ATTR_ICMP_CODE);
     f.orig.icmp_id = ntohs(nfct_get_attr_u16(ct, ATTR_ICMP_ID));
-    // The library stores the reply's type/code where ports live ({type, code} in memory order).
-    uint16_t tc = nfct_get_attr_u16(ct, ATTR_REPL_PORT_DST);
-    uint8_t b[2];
-    std::memcpy(b, &tc, 2);
-    f.reply.icmp_type = b[0];
-    f.reply.icmp_code = b[1];
-    f.reply.icmp_id = ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC));
+    // The reply's ICMP fields are not exposed by libnetfilter_conntrack; parse_entry reads them.
   } else if (proto_has_ports(f.proto)) {
     f.orig.sport = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_SRC));
     f.orig.dport = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST));
@@ -97,11 +91,45 @@ void to_flow(const nf_conntrack* ct, Flow& f) {
   classify_nat(f, status);
 }
 
+// libnetfilter_conntrack keeps only the original direction's ICMP type/code/id, but
+// conntrack -L prints the reply's too (echo reply = type 0): read them from the nested
+// CTA_TUPLE_REPLY > CTA_TUPLE_PROTO attributes.
+template <class F>
+void for_each_attr(const void* payload, size_t len, F&& f) {
+  auto* a = static_cast<const nlattr*>(payload);
+  int remaining = int(len);
+  while (mnl_attr_ok(a, remaining)) {
+    f(a);
+    remaining -= int(MNL_ALIGN(a->nla_len));
+    a = reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(a) + MNL_ALIGN(a->nla_len));
+  }
+}
+
+void read_reply_icmp(const nlmsghdr* nlh, Tuple& reply) {
+  const size_t skip = MNL_ALIGN(sizeof(nfgenmsg));
+  const char* payload = static_cast<const char*>(mnl_nlmsg_get_payload(nlh)) + skip;
+  for_each_attr(payload, mnl_nlmsg_get_payload_len(nlh) - skip, [&](const nlattr* t) {
+    if (mnl_attr_get_type(t) != CTA_TUPLE_REPLY) return;
+    for_each_attr(mnl_attr_get_payload(t), mnl_attr_get_payload_len(t), [&](const nlattr* proto) {
+      if (mnl_attr_get_type(proto) != CTA_TUPLE_PROTO) return;
+      for_each_attr(mnl_attr_get_payload(proto), mnl_attr_get_payload_len(proto), [&](const nlattr* p) {
+        switch (mnl_attr_get_type(p)) {
+          case CTA_PROTO_ICMP_TYPE: case CTA_PROTO_ICMPV6_TYPE: reply.icmp_type = mnl_attr_get_u8(p); break;
+          case CTA_PROTO_ICMP_CODE: case CTA_PROTO_ICMPV6_CODE: reply.icmp_code = mnl_attr_get_u8(p); break;
+          case CTA_PROTO_ICMP_ID: case CTA_PROTO_ICMPV6_ID: reply.icmp_id = ntohs(mnl_attr_get_u16(p)); break;
+          default: break;
+        }
+      });
+    });
+  });
+}
+
 // Parses one ctnetlink message into `f`; false when it is not a usable entry.
 bool parse_entry(const nlmsghdr* nlh, Flow& f) {
   std::unique_ptr<nf_conntrack, void (*)(nf_conntrack*)> ct(nfct_new(), nfct_destroy);
   if (!ct || nfct_nlmsg_parse(nlh, ct.get()) < 0) return false;
   to_flow(ct.get(), f);
+  if (proto_is_icmp(f.proto)) read_reply_icmp(nlh, f.reply);
   return true;
 }
 

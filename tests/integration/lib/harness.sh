@@ -38,13 +38,14 @@ require_netns() {
   fi
 }
 
-# netns_new NAME: creates edge-t-<pid>-NAME with loopback up; prints the full name.
+# netns_new VAR NAME: creates edge-t-<pid>-NAME with loopback up and stores its name in VAR.
+# (Not `ns=$(netns_new ...)`: a subshell could not register the namespace for cleanup.)
 netns_new() {
-  local ns="$EDGE_T_ID-$1"
-  ip netns add "$ns"
-  _edge_t_namespaces+=("$ns")
-  ip -n "$ns" link set lo up
-  echo "$ns"
+  local _name="$EDGE_T_ID-$2"
+  _edge_t_namespaces+=("$_name")
+  ip netns add "$_name"
+  ip -n "$_name" link set lo up
+  printf -v "$1" '%s' "$_name"
 }
 
 # Makes conntrack track traffic in the namespace: the kernel registers conntrack hooks only
@@ -58,10 +59,12 @@ table inet edge-t-track {
 NFT
 }
 
-# bg NS CMD...: starts CMD in the namespace in the background, remembers its PID.
+# bg NS CMD...: starts CMD in the namespace in the background, remembers its PID; its output
+# goes to a log in the test's scratch directory ($BG_LOG).
 bg() {
   local ns=$1; shift
-  ip netns exec "$ns" "$@" &
+  BG_LOG="$_edge_t_tmp/bg.${#_edge_t_pids[@]}.log"
+  ip netns exec "$ns" "$@" >"$BG_LOG" 2>&1 &
   _edge_t_pids+=($!)
   BG_PID=$!
 }

@@ -1,0 +1,119 @@
+# bash completion for edge(1).                                    -*- shell-script -*-
+# Hand-written (CLI11 has no completion generator); tests/docs/check_docs.sh fails when a flag
+# of `edge ... --help` is missing here. Works with or without the bash-completion package.
+
+# Flags per command path; "conntrack" alone also takes the list flags (it lists by default).
+_edge_filter_flags='-p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --json -h --help'
+_edge_list_flags='--sort --reverse --limit --backend'
+_edge_stats_flags='--warn --top'
+_edge_watch_flags='--event --count --timeout --buffer'
+# Flags that take a value (the next word, or after '=').
+_edge_value_flags=' -p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --sort --limit --backend --warn --top --event --count --timeout --buffer '
+
+# Puts $1 in front of every candidate (for "--flag=value" typed as one word).
+_edge_prefix() {
+    [[ -n $1 ]] || return 0
+    local i
+    for i in "${!COMPREPLY[@]}"; do COMPREPLY[i]=$1${COMPREPLY[i]}; done
+}
+
+_edge() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev="" pre=""
+    ((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
+    # "--proto=tc" arrives as "--proto" "=" "tc" when '=' is a word break.
+    if [[ $cur == "=" ]]; then
+        cur=""
+    elif [[ $prev == "=" ]] && ((COMP_CWORD > 1)); then
+        prev=${COMP_WORDS[COMP_CWORD - 2]}
+    elif [[ $cur == --*=* ]]; then
+        # '=' is not a word break here: the whole word is replaced, so keep "--flag=" in front.
+        prev=${cur%%=*}
+        pre=$prev=
+        cur=${cur#*=}
+    fi
+
+    # Which command are we in? Skip flags and the values of flags that take one.
+    local cmd="" sub="" word i
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        word=${COMP_WORDS[i]}
+        if [[ $word == -* ]]; then
+            if [[ $word != *=* && $_edge_value_flags == *" $word "* ]]; then
+                # Skip the value: "--flag VALUE" or "--flag = VALUE".
+                if [[ ${COMP_WORDS[i + 1]-} == "=" ]]; then ((i += 2)); else ((i += 1)); fi
+            fi
+            continue
+        fi
+        [[ $word == "=" ]] && { ((i += 1)); continue; }
+        if [[ -z $cmd ]]; then
+            cmd=$word
+        elif [[ $cmd == conntrack && -z $sub ]]; then
+            sub=$word
+        fi
+    done
+
+    # Values of flags with a fixed vocabulary.
+    case $prev in
+        -p | --proto)
+            COMPREPLY=($(compgen -W 'tcp udp icmp icmpv6 sctp dccp udplite gre' -- "$cur"))
+            _edge_prefix "$pre"; return ;;
+        --state)
+            COMPREPLY=($(compgen -W 'NONE SYN_SENT SYN_RECV ESTABLISHED FIN_WAIT CLOSE_WAIT LAST_ACK TIME_WAIT CLOSE SYN_SENT2 LISTEN' -- "$cur"))
+            _edge_prefix "$pre"; return ;;
+        --nat)
+            COMPREPLY=($(compgen -W 'snat dnat any' -- "$cur"))
+            _edge_prefix "$pre"; return ;;
+        --family)
+            COMPREPLY=($(compgen -W 'ipv4 ipv6' -- "$cur"))
+            _edge_prefix "$pre"; return ;;
+        --sort)
+            COMPREPLY=($(compgen -W 'proto state src dst sport dport timeout mark packets bytes' -- "$cur"))
+            _edge_prefix "$pre"; return ;;
+        --backend)
+            COMPREPLY=($(compgen -W 'auto netlink proc' -- "$cur"))
+            _edge_prefix "$pre"; return ;;
+        --event)
+            # A comma-separated list: complete the word after the last comma.
+            local done_part="" last=$cur
+            if [[ $cur == *,* ]]; then
+                done_part=${cur%,*},
+                last=${cur##*,}
+            fi
+            COMPREPLY=($(compgen -P "$done_part" -W 'new update destroy all' -- "$last"))
+            _edge_prefix "$pre"; return ;;
+        --netns)
+            if [[ $cur == */* ]]; then
+                COMPREPLY=($(compgen -f -- "$cur"))
+            else
+                COMPREPLY=($(compgen -W "$(ip netns list 2>/dev/null | awk '{print $1}')" -- "$cur"))
+            fi
+            _edge_prefix "$pre"; return ;;
+        -s | --src | -d | --dst | --sport | --dport | --mark | --limit | --warn | --top | --count | --timeout | --buffer)
+            # Free-form values (addresses, ports, numbers, durations): nothing to offer.
+            COMPREPLY=()
+            _edge_prefix "$pre"; return ;;
+    esac
+
+    local words=""
+    case $cmd in
+        "")
+            words='conntrack nat proxy rproxy trace -h --help --version' ;;
+        conntrack)
+            case $sub in
+                "") words="list stats watch $_edge_filter_flags $_edge_list_flags" ;;
+                list) words="$_edge_filter_flags $_edge_list_flags" ;;
+                stats) words="$_edge_filter_flags $_edge_stats_flags" ;;
+                watch) words="$_edge_filter_flags $_edge_watch_flags" ;;
+            esac ;;
+        nat | proxy | rproxy | trace)
+            words='-h --help' ;;
+    esac
+    # Subcommand names only where a word (not a flag) is being typed.
+    if [[ $cur == -* ]]; then
+        local w flags=""
+        for w in $words; do [[ $w == -* ]] && flags+=" $w"; done
+        words=$flags
+    fi
+    COMPREPLY=($(compgen -W "$words" -- "$cur"))
+}
+
+complete -F _edge edge

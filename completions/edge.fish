@@ -1,0 +1,77 @@
+# fish completion for edge(1). Hand-written (CLI11 has no completion generator);
+# tests/docs/check_docs.sh fails when a flag of `edge ... --help` is missing here.
+
+set -l edge_commands conntrack nat proxy rproxy trace
+set -l edge_ct_subcommands list stats watch
+
+# The word after the last comma of a comma-separated --event list, completed in place.
+function __edge_events
+    set -l token (commandline -ct | string replace -r -- '^--event=' '')
+    set -l done_part ''
+    if string match -q -- '*,*' "$token"
+        set done_part (string replace -r -- '[^,]*$' '' "$token")
+    end
+    for event in new update destroy all
+        echo $done_part$event
+    end
+end
+
+function __edge_netns
+    ip netns list 2>/dev/null | string replace -r ' .*' ''
+end
+
+# No file names anywhere except --netns paths.
+complete -c edge -f
+
+# edge
+complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -s h -l help -d 'Print help and exit'
+complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -l version -d 'Print version and exit'
+complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a conntrack -d "The kernel's connection-tracking table"
+complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a nat -d 'SNAT/masquerade/DNAT box (not built yet)'
+complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a proxy -d 'Forward proxy (not built yet)'
+complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a rproxy -d 'Reverse proxy (not built yet)'
+complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a trace -d 'Which layer broke (not built yet)'
+
+# edge nat | proxy | rproxy | trace
+complete -c edge -n "__fish_seen_subcommand_from nat proxy rproxy trace" -s h -l help -d 'Print help and exit'
+
+# edge conntrack [list|stats|watch]
+set -l ct "__fish_seen_subcommand_from conntrack"
+set -l ct_top "__fish_seen_subcommand_from conntrack; and not __fish_seen_subcommand_from $edge_ct_subcommands"
+set -l ct_list "__fish_seen_subcommand_from conntrack; and not __fish_seen_subcommand_from stats watch"
+set -l ct_stats "__fish_seen_subcommand_from conntrack; and __fish_seen_subcommand_from stats"
+set -l ct_watch "__fish_seen_subcommand_from conntrack; and __fish_seen_subcommand_from watch"
+
+complete -c edge -n $ct_top -a list -d 'List flows as a table or JSON array (the default)'
+complete -c edge -n $ct_top -a stats -d 'How full the table is and why'
+complete -c edge -n $ct_top -a watch -d 'Print conntrack events as they happen'
+
+# Filters: conntrack and all its subcommands.
+complete -c edge -n $ct -s h -l help -d 'Print help and exit'
+complete -c edge -n $ct -s p -l proto -x -a 'tcp udp icmp icmpv6 sctp dccp udplite gre' -d 'Protocol (or a number)'
+complete -c edge -n $ct -s s -l src -x -d 'Original source address or CIDR'
+complete -c edge -n $ct -s d -l dst -x -d 'Original destination address or CIDR'
+complete -c edge -n $ct -l sport -x -d 'Original source port or range'
+complete -c edge -n $ct -l dport -x -d 'Original destination port or range'
+complete -c edge -n $ct -l state -x -a 'NONE SYN_SENT SYN_RECV ESTABLISHED FIN_WAIT CLOSE_WAIT LAST_ACK TIME_WAIT CLOSE SYN_SENT2 LISTEN' -d 'TCP state'
+complete -c edge -n $ct -l mark -x -d 'Conntrack mark VALUE[/MASK]'
+complete -c edge -n $ct -l nat -x -a 'snat dnat any' -d 'Only translated flows'
+complete -c edge -n $ct -l family -x -a 'ipv4 ipv6' -d 'Address family'
+complete -c edge -n $ct -l netns -r -F -a '(__edge_netns)' -d 'Network namespace (name or path)'
+complete -c edge -n $ct -l json -d 'Print JSON instead of a table'
+
+# conntrack and conntrack list
+complete -c edge -n $ct_list -l sort -x -a 'proto state src dst sport dport timeout mark packets bytes' -d 'Sort field (traffic: biggest first)'
+complete -c edge -n $ct_list -l reverse -d 'Reverse the --sort order'
+complete -c edge -n $ct_list -l limit -x -d 'Print at most N flows'
+complete -c edge -n $ct_list -l backend -x -a 'auto netlink proc' -d 'Where to read the table'
+
+# conntrack stats
+complete -c edge -n $ct_stats -l warn -x -d 'Exit 1 when fuller than PCT percent'
+complete -c edge -n $ct_stats -l top -x -d 'How many top sources to show (default 5)'
+
+# conntrack watch
+complete -c edge -n $ct_watch -l event -x -a '(__edge_events)' -d 'Events: new, update, destroy, all (comma-separated)'
+complete -c edge -n $ct_watch -l count -x -d 'Stop after N matching events'
+complete -c edge -n $ct_watch -l timeout -x -d 'Stop after this long, e.g. 30s'
+complete -c edge -n $ct_watch -l buffer -x -d 'Kernel socket buffer, e.g. 8M'
