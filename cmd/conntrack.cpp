@@ -29,24 +29,24 @@ T parse_or_usage(const std::string& flag, const std::string& value, const Parsed
 }
 
 void add_filter_flags(CLI::App* app, FilterFlags& f) {
-  app->add_option("-p,--proto", f.proto, "Protocol: tcp, udp, icmp, icmpv6, sctp, dccp, udplite, gre or a number");
-  app->add_option("-s,--src", f.src, "Original source address or CIDR, e.g. 10.0.0.0/8");
-  app->add_option("-d,--dst", f.dst, "Original destination address or CIDR");
-  app->add_option("--sport", f.sport, "Original source port or range, e.g. 1024-65535");
-  app->add_option("--dport", f.dport, "Original destination port or range, e.g. 443 or 8000-8080");
-  app->add_option("--state", f.state, "TCP state, e.g. ESTABLISHED, TIME_WAIT, SYN_SENT");
-  app->add_option("--mark", f.mark, "Conntrack mark VALUE[/MASK], e.g. 0x10/0xff");
-  app->add_option("--nat", f.nat, "Only translated flows: snat, dnat or any");
-  app->add_option("--family", f.family, "Address family: ipv4 or ipv6");
-  app->add_option("--netns", f.netns, "Run in this network namespace (an 'ip netns' name or a path)");
+  app->add_option("-p,--proto", f.proto, "Protocol: tcp, udp, icmp, icmpv6, sctp, dccp, udplite, gre or a number")->type_name("PROTO");
+  app->add_option("-s,--src", f.src, "Original source address or CIDR, e.g. 10.0.0.0/8")->type_name("CIDR");
+  app->add_option("-d,--dst", f.dst, "Original destination address or CIDR")->type_name("CIDR");
+  app->add_option("--sport", f.sport, "Original source port or range, e.g. 1024-65535")->type_name("PORT[-PORT]");
+  app->add_option("--dport", f.dport, "Original destination port or range, e.g. 443 or 8000-8080")->type_name("PORT[-PORT]");
+  app->add_option("--state", f.state, "TCP state: NONE, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, SYN_SENT2, LISTEN")->type_name("STATE");
+  app->add_option("--mark", f.mark, "Conntrack mark VALUE[/MASK], e.g. 0x10/0xff")->type_name("VALUE[/MASK]");
+  app->add_option("--nat", f.nat, "Only translated flows: snat, dnat or any")->type_name("KIND");
+  app->add_option("--family", f.family, "Address family: ipv4 (or 4) or ipv6 (or 6)")->type_name("FAMILY");
+  app->add_option("--netns", f.netns, "Run in this network namespace (an 'ip netns' name or a path)")->type_name("NAME");
   app->add_flag("--json", f.json, "Print JSON instead of a table");
 }
 
 void add_list_flags(CLI::App* app, ListFlags& l) {
-  app->add_option("--sort", l.sort, "Sort by proto, state, src, dst, sport, dport, timeout, mark, packets or bytes (traffic: biggest first)");
+  app->add_option("--sort", l.sort, "Sort by proto, state, src, dst, sport, dport, timeout, mark, packets or bytes (traffic: biggest first)")->type_name("FIELD");
   app->add_flag("--reverse", l.reverse, "Reverse the --sort order");
-  app->add_option("--limit", l.limit, "Print at most N flows");
-  app->add_option("--backend", l.backend, "Where to read the table: auto (netlink, else /proc), netlink or proc");
+  app->add_option("--limit", l.limit, "Print at most N flows (0: all)")->type_name("N");
+  app->add_option("--backend", l.backend, "Where to read the table: auto (netlink, else /proc), netlink or proc")->type_name("SOURCE");
 }
 
 CommonOptions common_options(const FilterFlags& f) {
@@ -119,7 +119,7 @@ void add_conntrack(CLI::App& app, Runner& runner) {
       "Examples:\n"
       "  edge conntrack -p tcp --dport 443\n"
       "  edge conntrack stats --warn 80\n"
-      "  edge conntrack watch --event new,destroy --json");
+      "  edge conntrack watch --event new,destroy --json\n");
   add_filter_flags(ct, flags->top);
   add_list_flags(ct, flags->top_list);
 
@@ -128,7 +128,7 @@ void add_conntrack(CLI::App& app, Runner& runner) {
       "Examples:\n"
       "  edge conntrack list --nat snat -s 10.0.1.0/24\n"
       "  edge conntrack list --sort timeout --reverse --limit 20\n"
-      "  edge conntrack list --netns blue --json | jq '.[] | .orig.dst'");
+      "  edge conntrack list --netns blue --json | jq '.[] | .orig.dst'\n");
   add_filter_flags(list, flags->list);
   add_list_flags(list, flags->list_list);
 
@@ -136,26 +136,42 @@ void add_conntrack(CLI::App& app, Runner& runner) {
   stats->footer(
       "Examples:\n"
       "  edge conntrack stats\n"
-      "  edge conntrack stats --warn 80 || alert   # exit 1 when more than 80% full");
+      "  edge conntrack stats --warn 80 || alert   # exit 1 when more than 80% full\n");
   add_filter_flags(stats, flags->stats);
-  stats->add_option("--warn", flags->warn, "Exit 1 when the table is fuller than PCT percent");
-  stats->add_option("--top", flags->top_n, "How many top sources to show (default 5)");
+  stats->add_option("--warn", flags->warn, "Exit 1 when the table is fuller than PCT percent")->type_name("PCT");
+  stats->add_option("--top", flags->top_n, "How many top sources to show (default 5, at most 1000)")->type_name("N");
 
   CLI::App* watch = ct->add_subcommand("watch", "Print conntrack events (new, update, destroy) as they happen");
   watch->footer(
       "Examples:\n"
       "  edge conntrack watch -p udp --dport 53\n"
       "  edge conntrack watch --event destroy --count 10 --json\n"
-      "  edge conntrack watch --timeout 30s");
+      "  edge conntrack watch --timeout 30s\n");
   add_filter_flags(watch, flags->watch);
-  watch->add_option("--event", flags->events, "Events to show: new, update, destroy or all, comma-separated (default all)");
-  watch->add_option("--count", flags->count, "Stop after N matching events");
-  watch->add_option("--timeout", flags->timeout, "Stop after this long, e.g. 30s or 5m");
-  watch->add_option("--buffer", flags->buffer, "Kernel socket buffer for events, e.g. 8M (bigger loses fewer in bursts)");
+  watch->add_option("--event", flags->events, "Events to show: new, update, destroy or all, comma-separated (default all)")->type_name("LIST");
+  watch->add_option("--count", flags->count, "Stop after N matching events")->type_name("N");
+  watch->add_option("--timeout", flags->timeout, "Stop after this long, e.g. 30s or 5m")->type_name("DUR");
+  watch->add_option("--buffer", flags->buffer, "Kernel socket buffer for events, e.g. 8M (bigger loses fewer in bursts)")->type_name("SIZE");
 
   ct->callback([=, &runner] {
+    if (stats->parsed() || watch->parsed()) {
+      const ListFlags l = flags->top_list;
+      const std::string which = stats->parsed() ? "stats" : "watch";
+      auto list_only = [which](const char* flag) {
+        return Fatal(Exit::usage, std::string(flag) + ": applies to 'edge conntrack list', not '" + which + "'");
+      };
+      runner = [l, list_only]() -> int {
+        if (!l.sort.empty()) throw list_only("--sort");
+        if (!l.limit.empty()) throw list_only("--limit");
+        if (!l.backend.empty()) throw list_only("--backend");
+        if (l.reverse) throw list_only("--reverse");
+        return 0;
+      };
+    }
+    Runner check_list_only = runner;
     if (stats->parsed()) {
       runner = [=] {
+        check_list_only();
         StatsOptions o;
         o.common = common_options(merge(flags->top, flags->stats));
         if (!flags->warn.empty()) o.warn_pct = parse_or_usage("--warn", flags->warn, parse_percent(flags->warn));
@@ -166,6 +182,7 @@ void add_conntrack(CLI::App& app, Runner& runner) {
       };
     } else if (watch->parsed()) {
       runner = [=] {
+        check_list_only();
         WatchOptions o;
         o.common = common_options(merge(flags->top, flags->watch));
         if (!flags->events.empty()) o.events = parse_or_usage("--event", flags->events, parse_event_mask(flags->events));

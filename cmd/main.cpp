@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  edge conntrack stats              how full the kernel's connection table is, and why\n"
       "  edge conntrack list -p tcp --dport 443 --json\n"
-      "Run 'edge COMMAND --help' for a command's flags; 'man edge' for exit codes.");
+      "Run 'edge COMMAND --help' for a command's flags; 'man edge' for exit codes.\n");
   edge::cmd::Runner runner;
   edge::cmd::add_conntrack(app, runner);
   edge::cmd::add_planned(app, runner);

@@ -19,8 +19,8 @@ constexpr Planned kPlanned[] = {
      "Planned: nftables rules in a table owned by this process (removed by the kernel even on SIGKILL),\n"
      "conntrack entries of its flows swept at exit, or a userspace TCP/UDP forwarder that needs no root."},
     {"proxy", "A forward proxy: HTTP, CONNECT tunnels and SOCKS5, deny-all with an allowlist (not built yet)",
-     "Planned: absolute-form HTTP and CONNECT, SOCKS5, Squid-style destination allowlists, flows listed\n"
-     "by 'edge conntrack --origin edge'."},
+     "Planned: absolute-form HTTP and CONNECT, SOCKS5, Squid-style destination allowlists; its flows\n"
+     "will list in 'edge conntrack' beside the kernel's."},
     {"rproxy", "A reverse proxy: HTTP/1.1 or TCP to a pool of backends (not built yet)",
      "Planned: keepalive pools, X-Forwarded-*, TLS termination, health checks, Proxy-Status errors."},
     {"trace", "Which layer broke: one probe through proxy config, DNS, route, TCP, proxy, TLS and HTTP (not built yet)",
@@ -33,7 +33,7 @@ constexpr Planned kPlanned[] = {
 void add_planned(CLI::App& app, Runner& runner) {
   for (const Planned& p : kPlanned) {
     CLI::App* sub = app.add_subcommand(p.name, p.summary);
-    sub->footer(p.details);
+    sub->footer(std::string(p.details) + "\n");
     sub->callback([&runner, name = std::string(p.name)] {
       runner = [name]() -> int {
         throw Fatal(Exit::environment, name + ": not built yet in this version of edge (see 'edge " + name + " --help')");

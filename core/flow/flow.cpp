@@ -42,6 +42,11 @@ std::string_view proto_name(uint8_t proto) {
   return "unknown";
 }
 
+std::string proto_label(uint8_t proto) {
+  auto name = proto_name(proto);
+  return name == "unknown" ? std::to_string(proto) : std::string(name);
+}
+
 Parsed<uint8_t> parse_proto(std::string_view text) {
   for (auto& p : kProtos)
     if (iequal(p.name, text)) return p.number;

@@ -42,6 +42,8 @@ struct Flow {
 
 // "tcp", "udp", "icmp", "icmpv6", "sctp", "dccp", "udplite", "gre", else "unknown".
 std::string_view proto_name(uint8_t proto);
+// proto_name, or the protocol number as text when it has no name, so output never loses it.
+std::string proto_label(uint8_t proto);
 // The inverse, for --proto; also accepts numbers.
 Parsed<uint8_t> parse_proto(std::string_view text);
 bool proto_has_ports(uint8_t proto);

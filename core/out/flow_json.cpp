@@ -38,7 +38,7 @@ json::object flow_to_json(const Flow& f, json::storage_ptr sp) {
   o.reserve(14);
   o.emplace("origin", json::string(f.origin, sp));
   o.emplace("family", f.family == Family::v4 ? "ipv4" : "ipv6");
-  o.emplace("proto", json::string(proto_name(f.proto), sp));
+  o.emplace("proto", json::string(proto_label(f.proto), sp));
   if (f.state.empty()) o.emplace("state", nullptr);
   else o.emplace("state", json::string(f.state, sp));
   o.emplace("timeout", f.timeout);

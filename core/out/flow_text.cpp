@@ -61,7 +61,7 @@ std::string human_count(uint64_t n) {
 void flow_cells(const Flow& f, bool with_counters, std::vector<std::string>& cells) {
   cells.resize(with_counters ? 9 : 7);
   for (auto& c : cells) c.clear();
-  cells[0] = proto_name(f.proto);
+  cells[0] = proto_label(f.proto);
   cells[1] = f.state.empty() ? std::string_view("-") : f.state;
   std::string& flow = cells[2];
   const bool ports = proto_has_ports(f.proto);

@@ -33,6 +33,8 @@ std::vector<std::pair<IpAddr, uint64_t>> top_sources(const Breakdown& b, unsigne
 }
 
 double fill_pct(const TableCount& c) { return c.max ? 100.0 * double(c.entries) / double(c.max) : 0.0; }
+// Three significant digits: "100%", "45.7%", "0.0042%" (a tiny fill is still not zero).
+std::string pct_text(double pct) { return fmt::format("{:.3g}%", pct); }
 
 std::vector<std::pair<const char*, uint64_t>> kernel_counters(const ConntrackCpuStats& s) {
   return {{"drop", s.drop},       {"early_drop", s.early_drop},         {"insert_failed", s.insert_failed},
@@ -46,7 +48,6 @@ void print_json(const TableCount& c, const std::optional<ConntrackCpuStats>& k, 
   json::object o;
   o["count"] = c.entries;
   o["max"] = c.max;
-  o["fill_pct"] = std::round(fill_pct(c) * 100) / 100;
   o["matched"] = b.matched;
   o["assured"] = b.assured;
   o["unreplied"] = b.unreplied;
@@ -64,7 +65,10 @@ void print_json(const TableCount& c, const std::optional<ConntrackCpuStats>& k, 
   json::array tops;
   for (auto& [addr, n] : top_sources(b, top)) tops.push_back(json::object{{"src", addr.str()}, {"flows", n}});
   o["top_sources"] = std::move(tops);
+  // Boost.JSON prints every double in exponent form (100 -> 1E2); the one fractional field is
+  // written by hand so scripts and humans read "fill_pct":45.67.
   std::string s = json::serialize(o);
+  s.insert(s.find(",\"matched\""), fmt::format(",\"fill_pct\":{:.2f}", fill_pct(c)));
   std::fwrite(s.data(), 1, s.size(), stdout);
   std::fputc('\n', stdout);
 }
@@ -80,7 +84,7 @@ std::string join_counts(const std::map<std::string, uint64_t>& m) {
 void print_human(const TableCount& c, const std::optional<ConntrackCpuStats>& k, const Breakdown& b, unsigned top, bool filtered) {
   std::string out;
   auto line = [&](std::string_view label, const std::string& value) { out += fmt::format("{:<14} {}\n", label, value); };
-  line("entries", fmt::format("{} of {} ({:.1f}% full)", c.entries, c.max, fill_pct(c)));
+  line("entries", fmt::format("{} of {} ({} full)", c.entries, c.max, pct_text(fill_pct(c))));
   if (filtered) line("matching", fmt::format("{}", b.matched));
   const uint64_t base = filtered ? b.matched : std::max<uint64_t>(b.matched, 1);
   line("assured", fmt::format("{} ({:.0f}%, cannot be evicted)", b.assured, 100.0 * double(b.assured) / double(std::max<uint64_t>(base, 1))));
@@ -122,7 +126,7 @@ int run_stats(const StatsOptions& o) {
     ++b.matched;
     b.assured += f.assured;
     b.unreplied += f.unreplied;
-    ++b.by_proto[std::string(proto_name(f.proto))];
+    ++b.by_proto[proto_label(f.proto)];
     if (!f.state.empty()) ++b.by_state[std::string(f.state)];
     ++b.by_source[f.orig.src];
     return true;
@@ -134,7 +138,7 @@ int run_stats(const StatsOptions& o) {
   std::fflush(stdout);
 
   if (o.warn_pct && fill_pct(*count) > *o.warn_pct) {
-    std::fprintf(stderr, "edge: conntrack table is %.1f%% full (%llu of %llu), above --warn %g\n", fill_pct(*count),
+    std::fprintf(stderr, "edge: conntrack table is %s full (%llu of %llu), above --warn %g\n", pct_text(fill_pct(*count)).c_str(),
                  (unsigned long long)count->entries, (unsigned long long)count->max, *o.warn_pct);
     return int(Exit::failed);
   }

@@ -41,6 +41,9 @@ expect 2 "^edge: unknown command 'conntrak'; did you mean 'conntrack'\?" conntra
 expect 2 "^edge: unknown command 'stat'; did you mean 'stats'\?" conntrack stat
 expect 2 "^edge: " conntrack list --no-such-flag
 expect 2 "^edge: .*--limit" conntrack list --limit
+expect 2 "^edge: --sort: applies to 'edge conntrack list', not 'stats'" conntrack --sort bytes stats
+expect 2 "^edge: --reverse: applies to 'edge conntrack list', not 'watch'" conntrack --reverse watch
+expect 2 "^edge: --reverse: needs --sort FIELD" conntrack list --reverse
 for cmd in nat proxy rproxy trace; do
   expect 4 "^edge: $cmd: not built yet" "$cmd"
 done

@@ -32,6 +32,7 @@ def check(name, got, want):
 check("count (conntrack -C)", stats["count"], count)
 check("max (nf_conntrack_max)", stats["max"], int(open("/proc/sys/net/netfilter/nf_conntrack_max").read()))
 check("fill_pct", stats["fill_pct"], round(100.0 * count / stats["max"], 2))
+assert "fill_pct" in sys.argv[1] and "E" not in sys.argv[1].split('"fill_pct":')[1].split(",")[0], "fill_pct in exponent form"
 sums = collections.Counter()
 for line in S.splitlines():
     for tok in line.split():
