@@ -9,6 +9,7 @@ packages=(
   libfmt-dev doctest-dev libpcap-dev libssl-dev
   libnftables-dev libnetfilter-conntrack-dev libmnl-dev libc-ares-dev
   conntrack nftables iproute2 iputils-ping curl nginx-light socat iperf3 wrk procps python3 time
+  tinyproxy-bin openssl
 )
 
 missing=()

@@ -15,9 +15,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "core/base/errors.h"
+#include "core/net/nlattr.h"
 
 namespace edge {
 namespace {
@@ -94,21 +100,8 @@ void to_flow(const nf_conntrack* ct, Flow& f) {
 // libnetfilter_conntrack keeps only the original direction's ICMP type/code/id, but
 // conntrack -L prints the reply's too (echo reply = type 0): read them from the nested
 // CTA_TUPLE_REPLY > CTA_TUPLE_PROTO attributes.
-template <class F>
-void for_each_attr(const void* payload, size_t len, F&& f) {
-  auto* a = static_cast<const nlattr*>(payload);
-  int remaining = int(len);
-  while (mnl_attr_ok(a, remaining)) {
-    f(a);
-    remaining -= int(MNL_ALIGN(a->nla_len));
-    a = reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(a) + MNL_ALIGN(a->nla_len));
-  }
-}
-
 void read_reply_icmp(const nlmsghdr* nlh, Tuple& reply) {
-  const size_t skip = MNL_ALIGN(sizeof(nfgenmsg));
-  const char* payload = static_cast<const char*>(mnl_nlmsg_get_payload(nlh)) + skip;
-  for_each_attr(payload, mnl_nlmsg_get_payload_len(nlh) - skip, [&](const nlattr* t) {
+  for_each_msg_attr(nlh, sizeof(nfgenmsg), [&](const nlattr* t) {
     if (mnl_attr_get_type(t) != CTA_TUPLE_REPLY) return;
     for_each_attr(mnl_attr_get_payload(t), mnl_attr_get_payload_len(t), [&](const nlattr* proto) {
       if (mnl_attr_get_type(proto) != CTA_TUPLE_PROTO) return;
@@ -153,6 +146,102 @@ uint64_t be32_attr(const nlattr* a) { return ntohl(mnl_attr_get_u32(a)); }
 
 }  // namespace
 
+// A bounded queue of receive buffers between the receiving thread and the parsing one.
+class DumpPipe {
+ public:
+  struct Chunk {
+    std::vector<char> data;
+    size_t len = 0;
+    int err = 0;
+  };
+
+  // The receiving thread's body: reads until the dump ends, fails, or stop() is called.
+  void receive(const NetlinkSocket& s) {
+    receive_all(s);
+    std::lock_guard lk(mu_);
+    done_ = true;
+    cv_.notify_all();
+  }
+  // The next filled chunk, in order; nullopt once the receiver has finished and all are taken.
+  std::optional<Chunk> pop() {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return !full_.empty() || done_; });
+    if (full_.empty()) return std::nullopt;
+    Chunk c = std::move(full_.front());
+    full_.pop_front();
+    return c;
+  }
+  void recycle(Chunk c) {
+    std::lock_guard lk(mu_);
+    c.len = 0;
+    free_.push_back(std::move(c));
+    cv_.notify_all();
+  }
+  void stop() {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  // The kernel sizes each dump message batch to the reader's buffer, at most 32 KiB.
+  static constexpr size_t kChunks = 6, kChunkSize = 32 << 10;
+
+  void receive_all(const NetlinkSocket& s) {
+    while (true) {
+      std::optional<Chunk> c = take_free();
+      if (!c) return;  // stopped
+      ssize_t n;
+      do n = recv(s.fd(), c->data.data(), c->data.size(), 0);
+      while (n < 0 && errno == EINTR);
+      if (n < 0) c->err = errno;
+      else c->len = size_t(n);
+      const bool last = n <= 0 || is_done(*c);
+      std::lock_guard lk(mu_);
+      full_.push_back(std::move(*c));
+      cv_.notify_all();
+      if (last) return;
+    }
+  }
+  // The kernel ends a dump with NLMSG_DONE (or an error) as the last message of a read.
+  static bool is_done(const Chunk& c) {
+    size_t off = 0;
+    const nlmsghdr* last = nullptr;
+    while (off + sizeof(nlmsghdr) <= c.len) {
+      auto* h = reinterpret_cast<const nlmsghdr*>(c.data.data() + off);
+      if (h->nlmsg_len < sizeof(nlmsghdr)) break;
+      last = h;
+      off += NLMSG_ALIGN(h->nlmsg_len);
+    }
+    return last && (last->nlmsg_type == NLMSG_DONE || last->nlmsg_type == NLMSG_ERROR);
+  }
+  std::optional<Chunk> take_free() {
+    std::unique_lock lk(mu_);
+    if (stop_) return std::nullopt;
+    if (free_.empty() && allocated_ < kChunks) {
+      ++allocated_;
+      Chunk c;
+      c.data.resize(kChunkSize);
+      return c;
+    }
+    cv_.wait(lk, [&] { return !free_.empty() || stop_; });
+    if (stop_) return std::nullopt;
+    Chunk c = std::move(free_.front());
+    free_.pop_front();
+    return c;
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Chunk> full_, free_;
+  size_t allocated_ = 0;
+  bool stop_ = false, done_ = false;
+};
+
+namespace {
+
+}  // namespace
+
 NetlinkSocket NetlinkSocket::open(unsigned groups) {
   mnl_socket* s = mnl_socket_open(NETLINK_NETFILTER);
   if (!s) fail_errno("opening netlink", errno);
@@ -180,14 +269,43 @@ void KernelTable::dump(const std::function<bool(const Flow&)>& each) {
   } ctx{&each, {}};
   char req[MNL_SOCKET_BUFFER_SIZE];
   nlmsghdr* nlh = put_request(req, IPCTNL_MSG_CT_GET, NLM_F_DUMP, seq_++);
-  run_request(sock_, "dumping conntrack", nlh,
-              [](const nlmsghdr* m, void* data) -> int {
-                auto* c = static_cast<Ctx*>(data);
-                // Stopping early leaves the rest of the dump unread; the socket is closed with the table.
-                if (parse_entry(m, c->flow) && !(*c->each)(c->flow)) return MNL_CB_STOP;
-                return MNL_CB_OK;
-              },
-              &ctx);
+  if (mnl_socket_sendto(sock_.get(), nlh, nlh->nlmsg_len) < 0) fail_errno("dumping conntrack", errno);
+
+  // Two-stage pipeline: the kernel builds the dump inside recvmsg(), so one thread receives
+  // while this one parses and prints. On two cores the listing takes about as long as the
+  // kernel's share alone. The queue is bounded: memory stays constant.
+  DumpPipe pipe;
+  std::thread receiver([&] { pipe.receive(sock_); });
+  int err = 0;
+  bool stopped = false;
+  while (auto chunk = pipe.pop()) {
+    if (chunk->err) {
+      err = chunk->err;
+      break;
+    }
+    int r = mnl_cb_run(chunk->data.data(), chunk->len, nlh->nlmsg_seq, sock_.portid(),
+                       [](const nlmsghdr* m, void* data) -> int {
+                         auto* c = static_cast<Ctx*>(data);
+                         if (parse_entry(m, c->flow) && !(*c->each)(c->flow)) return MNL_CB_STOP;
+                         return MNL_CB_OK;
+                       },
+                       &ctx);
+    pipe.recycle(std::move(*chunk));
+    if (r == MNL_CB_ERROR) {
+      err = errno;
+      break;
+    }
+    if (r == MNL_CB_STOP) {
+      stopped = true;  // NLMSG_DONE, or the caller had enough (--limit)
+      break;
+    }
+  }
+  pipe.stop();
+  receiver.join();
+  // After an early stop the rest of the dump is still queued in the kernel: this socket is
+  // done for dumps, so replace it before the table is used again.
+  if (stopped || err) sock_ = NetlinkSocket::open(0);
+  if (err) fail_errno("dumping conntrack", err);
 }
 
 TableCount KernelTable::count() {

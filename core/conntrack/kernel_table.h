@@ -15,6 +15,10 @@
 struct mnl_socket;
 
 namespace edge {
+class DumpPipe;
+}
+
+namespace edge {
 
 struct TableCount {
   uint64_t entries = 0;

@@ -7,9 +7,15 @@ EDGE_T_ID="edge-t-$$"
 _edge_t_namespaces=()
 _edge_t_pids=()
 _edge_t_tmp=$(mktemp -d /tmp/edge-t.XXXXXX)
+_edge_t_on_exit=()
+
+# on_exit CMD: runs the eval'd CMD on exit, before processes and namespaces go (latest first).
+on_exit() { _edge_t_on_exit+=("$1"); }
 
 _edge_t_cleanup() {
   local rc=$?
+  local i
+  for (( i=${#_edge_t_on_exit[@]}-1; i>=0; i-- )); do eval "${_edge_t_on_exit[i]}" || true; done
   for pid in "${_edge_t_pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   for pid in "${_edge_t_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   for ns in "${_edge_t_namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done

@@ -1,0 +1,48 @@
+// The classifier of `edge trace`: pure functions from what a probe observed to a cause from
+// the fixed vocabulary (core/trace/causes.h). An empty cause means the layer passed. No I/O
+// here, so every rule has a unit test.
+#pragma once
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "core/net/errqueue.h"
+
+namespace edge::trace {
+
+// dns: getaddrinfo's result and, when a direct query was made, the response codes seen.
+struct DnsObservation {
+  int gai_error = 0;                 // 0 = addresses found
+  std::vector<int> rcodes;           // one per server that answered (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED)
+  bool any_server_timed_out = false;
+  bool family_missing = false;       // the name resolved, but not in the family asked for (-4/-6)
+};
+std::string_view classify_dns(const DnsObservation& o);
+
+// route: the errno of the kernel's route lookup (rtnetlink RTM_GETROUTE), and the next hop's
+// neighbour state when one was needed.
+std::string_view classify_route(int route_errno, bool neighbour_failed);
+
+struct TcpObservation {
+  int connect_errno = 0;                    // connect() failed at once (not EINPROGRESS)
+  int so_error = 0;                         // SO_ERROR after the wait
+  bool timed_out = false;                   // no answer within the SYN budget
+  std::optional<IcmpError> icmp;            // from the error queue
+  std::optional<bool> syn_left;             // seen on the egress interface (pcap); nullopt = not checked
+  std::optional<uint64_t> conntrack_drops;  // rise of this host's conntrack drop counter during the probe
+};
+std::string_view classify_tcp(const TcpObservation& o);
+
+struct TlsObservation {
+  bool timed_out = false;
+  bool not_tls = false;                // the peer answered, but not with TLS records
+  bool handshake_failed = false;       // an alert, or the connection closed during the handshake
+  std::vector<int> verify_errors;      // X509_V_ERR_* collected over the whole chain
+};
+std::string_view classify_tls(const TlsObservation& o);
+
+std::string_view classify_http_status(unsigned status);
+// The response to CONNECT (or to an absolute-form request the proxy itself answered).
+std::string_view classify_proxy_status(unsigned status);
+
+}  // namespace edge::trace

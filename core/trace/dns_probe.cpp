@@ -1,0 +1,258 @@
+// getaddrinfo on its own thread (it has no deadline of its own) raced against the layer
+// timeout, while c-ares asks each nameserver of resolv.conf directly, one channel per server,
+// with ARES_FLAG_NOCHECKRESP so SERVFAIL and REFUSED come back as answers instead of being
+// retried away.
+#include "core/trace/dns_probe.h"
+
+#include <ares.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/select.h>
+
+#include <boost/json/array.hpp>
+#include <future>
+#include <memory>
+#include <thread>
+
+#include "core/trace/classify.h"
+
+namespace edge::trace {
+namespace json = boost::json;
+namespace {
+
+struct GaiResult {
+  int error = 0;
+  std::vector<IpAddr> addrs;
+};
+
+// Runs getaddrinfo without letting it hold the trace past its deadline: the thread is detached
+// and owns its state, so a late answer is simply dropped.
+std::optional<GaiResult> getaddrinfo_with_deadline(const std::string& host, Millis timeout) {
+  auto promise = std::make_shared<std::promise<GaiResult>>();
+  auto future = promise->get_future();
+  std::thread([host, promise] {
+    GaiResult r;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    r.error = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+    for (addrinfo* a = res; a; a = a->ai_next) {
+      if (a->ai_family == AF_INET)
+        r.addrs.push_back(IpAddr::from_bytes(Family::v4, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr));
+      else if (a->ai_family == AF_INET6)
+        r.addrs.push_back(IpAddr::from_bytes(Family::v6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr));
+    }
+    if (res) freeaddrinfo(res);
+    promise->set_value(std::move(r));
+  }).detach();
+  if (future.wait_for(timeout) != std::future_status::ready) return std::nullopt;
+  return future.get();
+}
+
+const char* rcode_name(int rcode) {
+  switch (rcode) {
+    case 0: return "NOERROR";
+    case 1: return "FORMERR";
+    case 2: return "SERVFAIL";
+    case 3: return "NXDOMAIN";
+    case 4: return "NOTIMP";
+    case 5: return "REFUSED";
+    default: return "OTHER";
+  }
+}
+
+struct Query {
+  std::string server;
+  int type = 0;  // 1 = A, 28 = AAAA
+  bool done = false, timed_out = false;
+  int rcode = -1;
+  std::vector<IpAddr> answers;
+  std::string error;
+  std::chrono::steady_clock::time_point start;
+  double ms = 0;
+};
+
+void on_answer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
+  auto* q = static_cast<Query*>(arg);
+  q->done = true;
+  q->ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - q->start).count();
+  if (status == ARES_ETIMEOUT) {
+    q->timed_out = true;
+    return;
+  }
+  if (!abuf || alen < 12) {
+    q->error = ares_strerror(status);
+    return;
+  }
+  q->rcode = abuf[3] & 0x0f;
+  if (q->type == 1) {
+    ares_addrttl a[32];
+    int n = 32;
+    if (ares_parse_a_reply(abuf, alen, nullptr, a, &n) == ARES_SUCCESS)
+      for (int i = 0; i < n; ++i) q->answers.push_back(IpAddr::from_bytes(Family::v4, &a[i].ipaddr));
+  } else {
+    ares_addr6ttl a[32];
+    int n = 32;
+    if (ares_parse_aaaa_reply(abuf, alen, nullptr, a, &n) == ARES_SUCCESS)
+      for (int i = 0; i < n; ++i) q->answers.push_back(IpAddr::from_bytes(Family::v6, &a[i].ip6addr));
+  }
+}
+
+struct Channel {
+  ares_channel ch = nullptr;
+  ~Channel() {
+    if (ch) ares_destroy(ch);
+  }
+};
+
+// Asks every nameserver for A and AAAA at once; returns when all answered or time is up.
+std::vector<std::unique_ptr<Query>> query_servers(const std::string& host, Millis timeout, std::string& setup_error) {
+  std::vector<std::unique_ptr<Query>> queries;
+  static const int init = ares_library_init(ARES_LIB_INIT_ALL);
+  if (init != ARES_SUCCESS) {
+    setup_error = ares_strerror(init);
+    return queries;
+  }
+  ares_options opts{};
+  opts.flags = ARES_FLAG_NOCHECKRESP;
+  opts.timeout = int(std::max<int64_t>(timeout.count(), 1));
+  opts.tries = 1;
+  const int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
+  Channel probe;
+  if (int r = ares_init_options(&probe.ch, &opts, mask); r != ARES_SUCCESS) {
+    setup_error = ares_strerror(r);
+    return queries;
+  }
+  ares_addr_port_node* servers = nullptr;
+  ares_get_servers_ports(probe.ch, &servers);
+  std::vector<std::unique_ptr<Channel>> channels;
+  for (ares_addr_port_node* s = servers; s; s = s->next) {
+    char text[INET6_ADDRSTRLEN] = "";
+    inet_ntop(s->family, &s->addr, text, sizeof text);
+    auto c = std::make_unique<Channel>();
+    if (ares_init_options(&c->ch, &opts, mask) != ARES_SUCCESS) continue;
+    ares_addr_port_node one = *s;
+    one.next = nullptr;
+    ares_set_servers_ports(c->ch, &one);
+    for (int type : {1, 28}) {
+      auto q = std::make_unique<Query>();
+      q->server = text;
+      q->type = type;
+      q->start = std::chrono::steady_clock::now();
+      ares_query(c->ch, host.c_str(), 1 /* IN */, type, on_answer, q.get());
+      queries.push_back(std::move(q));
+    }
+    channels.push_back(std::move(c));
+  }
+  if (servers) ares_free_data(servers);
+
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    fd_set r, w;
+    FD_ZERO(&r);
+    FD_ZERO(&w);
+    int nfds = 0;
+    for (auto& c : channels) nfds = std::max(nfds, ares_fds(c->ch, &r, &w));
+    if (nfds == 0) break;
+    timeval tv{0, 50'000};  // wake often enough to honour our own deadline
+    select(nfds, &r, &w, nullptr, &tv);
+    for (auto& c : channels) ares_process(c->ch, &r, &w);
+  }
+  for (auto& q : queries)
+    if (!q->done) q->timed_out = true;
+  return queries;  // channels (and their pending queries) are destroyed here
+}
+
+json::array addr_list(const std::vector<IpAddr>& v) {
+  json::array a;
+  for (auto& x : v) a.emplace_back(x.str());
+  return a;
+}
+
+}  // namespace
+
+LayerResult probe_dns(const std::string& host, std::optional<Family> only, Millis timeout, DnsAnswer& out) {
+  LayerClock clock;
+  LayerResult r;
+  r.name = "dns";
+  std::string setup_error;
+  // Start the direct queries and the system resolver together: both are bounded by `timeout`.
+  auto gai_future = std::async(std::launch::async, [&] { return getaddrinfo_with_deadline(host, timeout); });
+  auto queries = query_servers(host, timeout, setup_error);
+  auto gai = gai_future.get();
+
+  DnsObservation obs;
+  json::object system;
+  if (!gai) {
+    obs.gai_error = EAI_AGAIN;
+    system["error"] = "no answer in time";
+  } else {
+    obs.gai_error = gai->error;
+    for (auto& a : gai->addrs) (a.family() == Family::v4 ? out.v4 : out.v6).push_back(a);
+    if (gai->error) system["error"] = gai_strerror(gai->error);
+  }
+  // getaddrinfo lists an address once per socket type asked; SOCK_STREAM keeps it to one, but
+  // /etc/hosts can still repeat: keep the order, drop repeats.
+  for (auto* v : {&out.v4, &out.v6}) {
+    std::vector<IpAddr> uniq;
+    for (auto& a : *v)
+      if (std::find(uniq.begin(), uniq.end(), a) == uniq.end()) uniq.push_back(a);
+    *v = uniq;
+  }
+  system["ipv4"] = addr_list(out.v4);
+  system["ipv6"] = addr_list(out.v6);
+  r.evidence["system"] = std::move(system);
+
+  json::array servers;
+  for (auto& q : queries) {
+    json::object s;
+    s["server"] = q->server;
+    s["type"] = q->type == 1 ? "A" : "AAAA";
+    if (q->timed_out) {
+      s["rcode"] = nullptr;
+      s["error"] = "timeout";
+      obs.any_server_timed_out = true;
+    } else if (q->rcode >= 0) {
+      s["rcode"] = rcode_name(q->rcode);
+      s["answers"] = addr_list(q->answers);
+      s["ms"] = std::round(q->ms * 100) / 100;
+      // The rcode that explains a failure is the one for the family the trace follows.
+      const bool wanted = !only || (*only == Family::v4) == (q->type == 1);
+      if (wanted) obs.rcodes.push_back(q->rcode);
+    } else {
+      s["error"] = q->error;
+    }
+    servers.push_back(std::move(s));
+  }
+  r.evidence["servers"] = std::move(servers);
+  if (!setup_error.empty()) r.evidence["direct_query_error"] = setup_error;
+
+  if (obs.gai_error == 0 && only) obs.family_missing = (*only == Family::v4 ? out.v4 : out.v6).empty();
+  if (obs.gai_error == 0 && !only) obs.family_missing = out.v4.empty() && out.v6.empty();
+  r.duration_ms = clock.elapsed_ms();
+  const std::string_view cause = classify_dns(obs);
+  if (cause.empty()) {
+    r.status = Status::ok;
+    r.summary = host + ":";
+    if (!out.v4.empty()) r.summary += " A " + out.v4.front().str() + (out.v4.size() > 1 ? " (+" + std::to_string(out.v4.size() - 1) + ")" : "");
+    else r.summary += " no A";
+    if (!out.v6.empty()) r.summary += ", AAAA " + out.v6.front().str() + (out.v6.size() > 1 ? " (+" + std::to_string(out.v6.size() - 1) + ")" : "");
+    else r.summary += ", no AAAA";
+    return r;
+  }
+  std::string who;
+  for (auto& q : queries)
+    if (q->rcode > 0 || q->timed_out) who = q->server;
+  std::string detail;
+  if (cause == "nxdomain") detail = host + " does not exist (NXDOMAIN" + (who.empty() ? "" : " from " + who) + ")";
+  else if (cause == "servfail") detail = "the resolver failed for " + host + " (SERVFAIL" + (who.empty() ? "" : " from " + who) + ")";
+  else if (cause == "refused") detail = "the resolver refused the query for " + host + " (REFUSED" + (who.empty() ? "" : " from " + who) + ")";
+  else if (cause == "nodata")
+    detail = host + " has no " + (only ? (*only == Family::v4 ? "IPv4 (A)" : "IPv6 (AAAA)") : std::string("address")) + " record";
+  else if (cause == "timeout") detail = "no nameserver answered for " + host + " within " + format_duration(timeout);
+  else detail = std::string("resolving ") + host + " failed: " + (gai && gai->error ? gai_strerror(gai->error) : "unknown error");
+  return fail(std::move(r), std::string(cause), detail);
+}
+
+}  // namespace edge::trace
