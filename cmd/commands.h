@@ -13,7 +13,9 @@ using Runner = std::function<int()>;
 
 // Registers `edge conntrack`; *runner is set when the command (or one of its subcommands) was chosen.
 void add_conntrack(CLI::App& app, Runner& runner);
-// nat, proxy, rproxy, trace: described in --help, exit 4 until built.
+// Registers `edge trace`.
+void add_trace(CLI::App& app, Runner& runner);
+// nat, proxy, rproxy: described in --help, exit 4 until built.
 void add_planned(CLI::App& app, Runner& runner);
 
 }  // namespace edge::cmd

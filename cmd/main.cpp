@@ -56,9 +56,11 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  edge conntrack stats              how full the kernel's connection table is, and why\n"
       "  edge conntrack list -p tcp --dport 443 --json\n"
+      "  edge trace https://example.com/  which layer breaks on the way there\n"
       "Run 'edge COMMAND --help' for a command's flags; 'man edge' for exit codes.\n");
   edge::cmd::Runner runner;
   edge::cmd::add_conntrack(app, runner);
+  edge::cmd::add_trace(app, runner);
   edge::cmd::add_planned(app, runner);
 
   if (argc > 1 && argv[1][0] != '-' && !has_subcommand(app, argv[1])) {

@@ -23,9 +23,6 @@ constexpr Planned kPlanned[] = {
      "will list in 'edge conntrack' beside the kernel's."},
     {"rproxy", "A reverse proxy: HTTP/1.1 or TCP to a pool of backends (not built yet)",
      "Planned: keepalive pools, X-Forwarded-*, TLS termination, health checks, Proxy-Status errors."},
-    {"trace", "Which layer broke: one probe through proxy config, DNS, route, TCP, proxy, TLS and HTTP (not built yet)",
-     "Planned: per-layer timings and evidence, one verdict naming the failed layer and its cause,\n"
-     "one exit code per cause."},
 };
 
 }  // namespace

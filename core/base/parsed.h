@@ -10,3 +10,13 @@ template <class T>
 using Parsed = boost::system::result<T, std::string>;
 
 }  // namespace edge
+
+namespace edge {
+
+// An explicit error result, for value types that text could also convert to.
+template <class T>
+Parsed<T> parse_error(std::string message) {
+  return Parsed<T>(boost::system::in_place_error, std::move(message));
+}
+
+}  // namespace edge

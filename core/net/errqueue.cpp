@@ -1,6 +1,7 @@
 // IP_RECVERR control messages: struct sock_extended_err followed by the offender's sockaddr.
 #include "core/net/errqueue.h"
 
+#include <ctime>  // linux/errqueue.h needs struct timespec
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <sys/socket.h>

@@ -25,8 +25,8 @@ Parsed<Target> parse_target(std::string_view text) {
     // HOST:PORT or tls://HOST:PORT: the port is required, there is no default to guess.
     std::string_view rest = sep == std::string_view::npos ? text : text.substr(sep + 3);
     auto ep = Endpoint::parse(rest);
-    if (!ep) return std::string(accepted) + ": " + ep.error();
-    if (ep->host().empty()) return std::string(accepted) + ": the host is missing";
+    if (!ep) return parse_error<Target>(std::string(accepted) + ": " + ep.error());
+    if (ep->host().empty()) return parse_error<Target>(std::string(accepted) + ": the host is missing");
     t.scheme = sep == std::string_view::npos ? "tcp" : "tls";
     t.host = ep->host();
     t.port = ep->port();
@@ -35,23 +35,23 @@ Parsed<Target> parse_target(std::string_view text) {
     return t;
   }
   auto u = boost::urls::parse_uri(text);
-  if (!u) return std::string(accepted);
+  if (!u) return parse_error<Target>(std::string(accepted));
   t.scheme = std::string(u->scheme());
   for (auto& c : t.scheme) c = char(std::tolower((unsigned char)c));
   if (t.scheme != "http" && t.scheme != "https")
-    return "has scheme '" + t.scheme + "' (expected http, https or tls)";
+    return parse_error<Target>("has scheme '" + t.scheme + "' (expected http, https or tls)");
   if (u->host_type() == boost::urls::host_type::ipv6) {
     t.host = u->host_ipv6_address().to_string();
   } else if (u->host_type() == boost::urls::host_type::ipv4 || u->host_type() == boost::urls::host_type::name) {
     t.host = u->host();
   } else {
-    return std::string(accepted) + ": the host is missing";
+    return parse_error<Target>(std::string(accepted) + ": the host is missing");
   }
-  if (t.host.empty()) return std::string(accepted) + ": the host is missing";
+  if (t.host.empty()) return parse_error<Target>(std::string(accepted) + ": the host is missing");
   t.host_is_literal = IpAddr::parse(t.host).has_value();
   if (u->has_port()) {
     auto p = parse_port(u->port());
-    if (!p) return p.error();
+    if (!p) return parse_error<Target>(p.error());
     t.port = *p;
     t.explicit_port = true;
   } else {

@@ -32,7 +32,7 @@ _nginx_listens() {  # _nginx_listens PORT ARGS: one `listen` line per address in
 }
 
 nginx_tls_server() {
-  # (Runs in $(...), where fail could not stop the test: a bad directive makes nginx_start fail.)
+  # (Runs in $(...), where fail could not stop the test: a bad directive fails nginx_start.)
   [ -n "${CERTS:-}" ] || { echo "edge_t_run_certs_make_before_nginx_tls_server;"; return 1; }
   cat <<CONF
   server {
@@ -68,12 +68,12 @@ $(_nginx_listens "$1")
 CONF
 }
 
-_nginx_port_listens() {  # _nginx_port_listens NS PORT
-  [ -n "$(ip netns exec "$1" ss -Hltn "sport = :$2")" ]
+_nginx_port_listens() {  # _nginx_port_listens NS PORT PID: PID itself listens on PORT
+  [[ $(ip netns exec "$1" ss -Hltnp "sport = :$2") == *"pid=$3,"* ]]
 }
 
 nginx_start() {
-  local ns=$1 body=$2 prefix conf port deadline
+  local ns=$1 body=$2 prefix conf ports port deadline
   _nginx_count=$((_nginx_count + 1))
   prefix=$(tmpfile "nginx.$_nginx_count")
   mkdir -p "$prefix"
@@ -95,13 +95,17 @@ http {
 $body
 }
 CONF
+  ports=$(sed -n 's/^ *listen \([^ ;]*\).*/\1/p' <<<"$body" | sed 's/.*://' | sort -u)
+  [ -n "$ports" ] || fail "nginx_start: no listen directive in: $body"
+  ip netns exec "$ns" nginx -t -q -c "$conf" -p "$prefix" -e "$prefix/error.log" \
+    >"$prefix/config-test.log" 2>&1 || fail "nginx config: $(cat "$prefix/config-test.log")"
   bg "$ns" nginx -c "$conf" -p "$prefix" -e "$prefix/error.log"
   NGINX_PID=$BG_PID NGINX_LOG=$prefix/error.log
   deadline=$(( $(date +%s) + 10 ))
-  for port in $(sed -n 's/^ *listen \([^ ;]*\).*/\1/p' <<<"$body" | sed 's/.*://' | sort -u); do
-    until _nginx_port_listens "$ns" "$port"; do
+  for port in $ports; do
+    until _nginx_port_listens "$ns" "$port" "$NGINX_PID"; do
       kill -0 "$NGINX_PID" 2>/dev/null \
-        || fail "nginx exited: $(cat "$BG_LOG" "$NGINX_LOG" 2>/dev/null)"
+        || fail "nginx exited: $(tail -n 5 "$BG_LOG" 2>/dev/null)"
       [ "$(date +%s)" -ge "$deadline" ] && fail "nginx: port $port not listening after 10 s"
       sleep 0.05
     done

@@ -31,6 +31,7 @@ tinyproxy_start() {
 Port $port
 Listen $addr
 Timeout 30
+ViaProxyName "edge-t-proxy"
 MaxClients 50
 PidFile "$dir/tinyproxy.pid"
 LogFile "$TINYPROXY_LOG"
@@ -45,9 +46,9 @@ CONF
   bg "$ns" tinyproxy -d -c "$conf"
   TINYPROXY_PID=$BG_PID
   deadline=$(( $(date +%s) + 10 ))
-  until [ -n "$(ip netns exec "$ns" ss -Hltn "sport = :$port")" ]; do
+  until [[ $(ip netns exec "$ns" ss -Hltnp "sport = :$port") == *"pid=$TINYPROXY_PID,"* ]]; do
     kill -0 "$TINYPROXY_PID" 2>/dev/null \
-      || fail "tinyproxy exited: $(cat "$BG_LOG" "$TINYPROXY_LOG" 2>/dev/null)"
+      || fail "tinyproxy exited: $(tail -n 5 "$BG_LOG" "$TINYPROXY_LOG" 2>/dev/null)"
     [ "$(date +%s)" -ge "$deadline" ] && fail "tinyproxy: port $port not listening after 10 s"
     sleep 0.05
   done

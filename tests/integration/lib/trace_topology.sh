@@ -11,7 +11,10 @@
 # ICMP error rate limits are off in r and s so repeated probes get every answer. The veth
 # interfaces are created inside the namespaces, so their names never meet the host's.
 
+# The addresses, for the tests that source this file.
+# shellcheck disable=SC2034
 TOPO_C4=10.99.1.2 TOPO_R4C=10.99.1.1 TOPO_R4S=10.99.2.1 TOPO_S4=10.99.2.2 TOPO_DNS4=10.99.2.53
+# shellcheck disable=SC2034
 TOPO_C6=fd99:1::2 TOPO_R6C=fd99:1::1 TOPO_R6S=fd99:2::1 TOPO_S6=fd99:2::2
 
 # topology_up: creates the namespaces (names in TC, TR, TS) and wires them as above.
@@ -19,6 +22,12 @@ topology_up() {
   netns_new TC c
   netns_new TR r
   netns_new TS s
+  local ns
+  for ns in "$TC" "$TR" "$TS"; do
+    # No DAD for the link-local addresses either: while r1's is tentative the router sends no
+    # neighbour solicitation for a forwarded packet, and the first v6 packet c -> s waits 1-2 s.
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+  done
   # Distinct ifindexes: a veth whose ifindex equals its peer's (both 2 in fresh namespaces)
   # gets its carrier-up through the kernel's delayed linkwatch path (up to 1 s), and until then
   # IPv6 is not configured on it (the first neighbour solicitation goes unanswered).
@@ -34,16 +43,14 @@ topology_up() {
   ip -n "$TS" addr add 10.99.2.2/24 dev s0
   ip -n "$TS" addr add 10.99.2.53/24 dev s0
   ip -n "$TS" addr add fd99:2::2/64 dev s0 nodad
+  ip netns exec "$TR" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+  for ns in "$TR" "$TS"; do
+    ip netns exec "$ns" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
+  done
   ip -n "$TC" link set c0 up
   ip -n "$TR" link set r0 up
   ip -n "$TR" link set r1 up
   ip -n "$TS" link set s0 up
-
-  ip netns exec "$TR" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-  local ns
-  for ns in "$TR" "$TS"; do
-    ip netns exec "$ns" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
-  done
 
   ip -n "$TC" route add default via 10.99.1.1
   ip -n "$TC" -6 route add default via fd99:1::1
@@ -72,20 +79,24 @@ nft_clear() {
   ip netns exec "$1" nft delete table inet edge-t-f 2>/dev/null || true
 }
 
-# resolv_for_client [FILE]: writes /etc/netns/$TC/resolv.conf, which `ip netns exec $TC`
-# bind-mounts over /etc/resolv.conf (for commands started after this call): FILE's content, or
-# by default `nameserver 10.99.2.53` with `options timeout:1 attempts:1`. Removed on exit.
-resolv_for_client() {
-  local dir=/etc/netns/$TC
+# resolv_for NS [FILE]: writes /etc/netns/NS/resolv.conf, which `ip netns exec NS` bind-mounts
+# over /etc/resolv.conf (for commands started after this call): FILE's content, or by default
+# `nameserver 10.99.2.53` and `options timeout:1 attempts:1`. Removed on exit. Without it a
+# namespace uses the host's resolv.conf, whose servers these namespaces cannot reach.
+resolv_for() {
+  local dir=/etc/netns/$1
   if [ ! -d /etc/netns ]; then
     mkdir -p /etc/netns
     on_exit "rmdir /etc/netns 2>/dev/null"
   fi
   mkdir -p "$dir"
   on_exit "rm -rf '$dir'"
-  if [ $# -ge 1 ]; then
-    cat "$1" >"$dir/resolv.conf"
+  if [ $# -ge 2 ]; then
+    cat "$2" >"$dir/resolv.conf"
   else
     printf 'nameserver 10.99.2.53\noptions timeout:1 attempts:1\n' >"$dir/resolv.conf"
   fi
 }
+
+# resolv_for_client [FILE]: resolv_for "$TC" [FILE].
+resolv_for_client() { resolv_for "$TC" "$@"; }

@@ -1,0 +1,63 @@
+// `edge trace TARGET`: flags into trace::TraceOptions, validated before anything is probed.
+#include <CLI/CLI.hpp>
+
+#include "cmd/commands.h"
+#include "core/base/errors.h"
+#include "core/trace/proxy_env.h"
+#include "engines/trace/options.h"
+
+namespace edge::cmd {
+
+void add_trace(CLI::App& app, Runner& runner) {
+  struct Flags {
+    std::string target, timeout = "3s", proxy, cacert, netns;
+    bool v4 = false, v6 = false, json = false;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* t = app.add_subcommand("trace", "Which layer broke: one probe through proxy config, DNS, route, TCP, proxy, TLS and HTTP");
+  t->footer(
+      "TARGET is a URL (http://, https://), tls://HOST:PORT (TLS without HTTP) or HOST:PORT (plain TCP).\n"
+      "Exit status: 0 when every layer passed, else one code per cause (10-19 proxy-config, 20-29 dns,\n"
+      "30-39 route, 40-49 tcp, 50-59 proxy, 60-69 tls, 70-79 http; see 'man edge-trace').\n"
+      "Examples:\n"
+      "  edge trace https://example.com/health\n"
+      "  edge trace --proxy http://proxy:3128 https://example.com\n"
+      "  edge trace -6 --timeout 2s tls://mail.example.com:465\n"
+      "  edge trace --json 10.0.0.5:5432 | jq .verdict\n");
+  t->add_option("target", f->target, "What to probe: URL, tls://HOST:PORT or HOST:PORT")->required()->type_name("TARGET");
+  t->add_flag("-4", f->v4, "Follow the IPv4 address");
+  t->add_flag("-6", f->v6, "Follow the IPv6 address");
+  t->add_option("--timeout", f->timeout, "Time allowed per layer (default 3s)")->type_name("DUR");
+  t->add_option("--proxy", f->proxy, "Use this proxy (http://HOST:PORT), or 'none'; default: the proxy environment variables")->type_name("URL");
+  t->add_option("--cacert", f->cacert, "Trust this CA bundle instead of the system store")->type_name("FILE");
+  t->add_option("--netns", f->netns, "Probe from inside this network namespace")->type_name("NAME");
+  t->add_flag("--json", f->json, "Print JSON: the layers, their evidence and the verdict");
+  t->callback([f, &runner] {
+    runner = [f] {
+      trace::TraceOptions o;
+      auto target = trace::parse_target(f->target);
+      if (!target) throw usage_error("TARGET", f->target, target.error());
+      o.target = *target;
+      if (f->v4 && f->v6) throw Fatal(Exit::usage, "-4 and -6: choose one family");
+      if (f->v4) o.family = Family::v4;
+      if (f->v6) o.family = Family::v6;
+      auto d = parse_duration(f->timeout);
+      if (!d) throw usage_error("--timeout", f->timeout, d.error());
+      if (d->count() < 10 || d->count() > 600'000) throw usage_error("--timeout", f->timeout, "is out of range (10ms-10m)");
+      o.timeout = *d;
+      if (!f->proxy.empty()) {
+        std::string err;
+        if (f->proxy != "none" && !parse_proxy_url(f->proxy, err)) throw Fatal(Exit::usage, "--proxy: " + err);
+        o.proxy = f->proxy;
+      }
+      if (!f->cacert.empty() && access(f->cacert.c_str(), R_OK) != 0)
+        throw usage_error("--cacert", f->cacert, "is not a readable file");
+      o.cacert = f->cacert;
+      o.netns = f->netns;
+      o.json = f->json;
+      return trace::run_trace(o);
+    };
+  });
+}
+
+}  // namespace edge::cmd

@@ -1,0 +1,106 @@
+// HTTP/1.1 response heads with Beast's parser fed by hand, so the I/O stays the trace's own
+// deadline-bounded stream and the body is never read.
+#include "core/trace/http_probe.h"
+
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/trace/classify.h"
+
+namespace edge::trace {
+namespace http = boost::beast::http;
+
+namespace {
+constexpr const char* kReported[] = {"server", "via", "x-cache", "proxy-status", "x-squid-error", "content-type", "location"};
+}
+
+HeadError exchange_head(Stream& s, const std::string& request, Millis timeout, ResponseHead& out, std::string& error_text) {
+  const auto start = Clock::now();
+  const auto deadline = start + timeout;
+  int err = 0;
+  if (!s.write_all(request, deadline, err)) {
+    error_text = std::string("sending the request failed: ") + std::strerror(err);
+    return err == ETIMEDOUT ? HeadError::timeout : HeadError::io;
+  }
+  http::response_parser<http::empty_body> parser;
+  parser.skip(true);  // the head is all a diagnosis needs
+  parser.header_limit(64 * 1024);
+  std::string buf;
+  char chunk[4096];
+  bool first = true;
+  while (!parser.is_header_done()) {
+    long n = s.read_some(chunk, sizeof chunk, deadline, err);
+    if (n < 0) {
+      error_text = err == ETIMEDOUT ? "no response within " + format_duration(timeout) : std::string("reading failed: ") + std::strerror(err);
+      return err == ETIMEDOUT ? HeadError::timeout : HeadError::io;
+    }
+    if (n == 0) {
+      error_text = buf.empty() ? "the connection closed without a response" : "the connection closed in the middle of the response head";
+      return HeadError::closed;
+    }
+    if (first) {
+      out.first_byte_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+      first = false;
+    }
+    buf.append(chunk, size_t(n));
+    boost::beast::error_code ec;
+    const size_t used = parser.put(boost::asio::buffer(buf), ec);
+    buf.erase(0, used);
+    if (ec == http::error::need_more) continue;
+    if (ec) {
+      error_text = "not a valid HTTP response: " + ec.message();
+      return HeadError::malformed;
+    }
+  }
+  const auto& res = parser.get();
+  out.status = res.result_int();
+  out.reason = std::string(res.reason());
+  for (const char* name : kReported) {
+    auto it = res.find(name);
+    if (it != res.end()) out.headers[name] = std::string(it->value());
+  }
+  return HeadError::none;
+}
+
+boost::json::object head_evidence(const ResponseHead& head) {
+  boost::json::object e;
+  e["status"] = head.status;
+  e["reason"] = head.reason;
+  e["first_byte_ms"] = std::round(head.first_byte_ms * 100) / 100;
+  boost::json::object h;
+  for (auto& [k, v] : head.headers) h[k] = v;
+  e["headers"] = std::move(h);
+  return e;
+}
+
+LayerResult probe_http(Stream& s, const std::string& host_header, const std::string& target_path, Millis timeout,
+                       ResponseHead& head) {
+  LayerClock clock;
+  LayerResult r;
+  r.name = "http";
+  const std::string request = "GET " + target_path + " HTTP/1.1\r\nHost: " + host_header +
+                              "\r\nUser-Agent: edge-trace/" EDGE_VERSION "\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+  std::string error_text;
+  const HeadError e = exchange_head(s, request, timeout, head, error_text);
+  r.duration_ms = clock.elapsed_ms();
+  r.evidence["request"] = "GET " + target_path;
+  if (e == HeadError::timeout) return fail(std::move(r), "timeout", error_text);
+  if (e != HeadError::none) return fail(std::move(r), "protocol_error", error_text);
+  r.evidence["response"] = head_evidence(head);
+  std::string line = std::to_string(head.status) + " " + head.reason;
+  if (auto it = head.headers.find("server"); it != head.headers.end()) line += " from " + it->second;
+  line += ", first byte after " + std::to_string(int(head.first_byte_ms + 0.5)) + "ms";
+  if (auto it = head.headers.find("proxy-status"); it != head.headers.end()) line += " (Proxy-Status: " + it->second + ")";
+  const std::string cause(classify_http_status(head.status));
+  if (cause.empty()) {
+    r.status = Status::ok;
+    r.summary = line;
+    return r;
+  }
+  return fail(std::move(r), cause, line);
+}
+
+}  // namespace edge::trace

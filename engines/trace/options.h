@@ -1,0 +1,25 @@
+// What `edge trace` was asked to do; cmd/trace.cpp fills it from flags.
+#pragma once
+#include <optional>
+#include <string>
+
+#include "core/base/duration.h"
+#include "core/net/addr.h"
+#include "core/trace/target.h"
+
+namespace edge::trace {
+
+struct TraceOptions {
+  Target target;
+  std::optional<Family> family;  // -4 / -6
+  Millis timeout{3000};          // per layer
+  std::optional<std::string> proxy;  // --proxy URL | none
+  std::string cacert;
+  std::string netns;
+  bool json = false;
+};
+
+// Returns the exit code: 0 when every layer passed, else the failed cause's code.
+int run_trace(const TraceOptions& o);
+
+}  // namespace edge::trace

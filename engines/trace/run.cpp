@@ -1,0 +1,267 @@
+// `edge trace`: walks proxy-config, dns, route, tcp, proxy, tls, http in order, stops at the
+// first failure, and prints one line per layer and one verdict (or JSON), exiting with the
+// failed cause's code. Layers that do not apply are `skipped` with the reason; layers after
+// a failure are `not_run`: never reported as failed.
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cstdio>
+#include <memory>
+
+#include "core/base/errors.h"
+#include "core/base/netns.h"
+#include "core/trace/causes.h"
+#include "core/trace/dns_probe.h"
+#include "core/trace/http_probe.h"
+#include "core/trace/proxy_env.h"
+#include "core/trace/proxy_probe.h"
+#include "core/trace/route_probe.h"
+#include "core/trace/tcp_probe.h"
+#include "core/trace/tls_probe.h"
+#include "engines/trace/options.h"
+
+namespace edge::trace {
+namespace json = boost::json;
+namespace {
+
+LayerResult skipped(std::string name, std::string why) {
+  LayerResult r;
+  r.name = std::move(name);
+  r.status = Status::skipped;
+  r.summary = std::move(why);
+  return r;
+}
+
+const char* status_name(Status s) {
+  switch (s) {
+    case Status::ok: return "ok";
+    case Status::fail: return "fail";
+    case Status::skipped: return "skipped";
+    case Status::not_run: return "not_run";
+  }
+  return "?";
+}
+
+class Trace {
+ public:
+  explicit Trace(const TraceOptions& o) : o_(o) {}
+
+  int run() {
+    walk();
+    for (auto name : layer_names()) {
+      bool present = false;
+      for (auto& l : layers_) present = present || l.name == name;
+      if (!present) {
+        LayerResult r;
+        r.name = std::string(name);
+        layers_.push_back(std::move(r));
+      }
+    }
+    std::sort(layers_.begin(), layers_.end(), [](auto& a, auto& b) { return index(a.name) < index(b.name); });
+    const LayerResult* failed = nullptr;
+    for (auto& l : layers_)
+      if (l.status == Status::fail) failed = &l;
+    const int code = failed ? exit_code_for(failed->name, failed->cause).value_or(int(Exit::failed)) : 0;
+    if (o_.json) print_json(failed, code);
+    else print_human(failed, code);
+    return code;
+  }
+
+ private:
+  static size_t index(const std::string& name) {
+    const auto& n = layer_names();
+    return size_t(std::find(n.begin(), n.end(), name) - n.begin());
+  }
+  bool add(LayerResult r) {
+    const bool ok = r.status != Status::fail;
+    total_ms_ += r.duration_ms;
+    layers_.push_back(std::move(r));
+    return ok;
+  }
+
+  void walk() {
+    const Target& t = o_.target;
+    // 1. proxy-config
+    LayerClock pc_clock;
+    ProxyDecision d = decide_proxy(t.scheme, t.host, t.port, proxy_env_from_process(), o_.proxy);
+    LayerResult pc;
+    pc.name = "proxy-config";
+    pc.duration_ms = pc_clock.elapsed_ms();
+    pc.evidence["variable"] = d.variable.empty() ? json::value(nullptr) : json::value(d.variable);
+    if (!d.raw_value.empty()) pc.evidence["value"] = d.raw_value;
+    if (!d.no_proxy_token.empty()) pc.evidence["no_proxy_match"] = d.no_proxy_variable + ": " + d.no_proxy_token;
+    pc.evidence["reason"] = d.reason;
+    if (d.go_differs) pc.evidence["go_differs"] = *d.go_differs;
+    if (d.error) {
+      add(fail(std::move(pc), "bad_proxy_url", *d.error));
+      return;
+    }
+    pc.status = Status::ok;
+    pc.summary = (d.proxy ? "via " + d.proxy->scheme + "://" + d.proxy->host + ":" + std::to_string(d.proxy->port) + ": " : "direct: ") + d.reason;
+    if (d.go_differs) pc.summary += " (Go would differ: " + *d.go_differs + ")";
+    pc.evidence["proxy"] = d.proxy ? json::value(d.proxy->scheme + "://" + d.proxy->host + ":" + std::to_string(d.proxy->port)) : json::value(nullptr);
+    add(std::move(pc));
+    const std::optional<ProxyUrl> proxy = d.proxy;
+
+    // 2. dns: the name the packets go to first, the proxy's when one applies.
+    const std::string host = proxy ? proxy->host : t.host;
+    std::optional<IpAddr> addr;
+    if (auto literal = IpAddr::parse(host)) {
+      if (o_.family && literal->family() != *o_.family) {
+        add(fail(skipped("dns", ""), "nodata", host + " is an " + (literal->family() == Family::v4 ? "IPv4" : "IPv6") + " address but " +
+                                                     (*o_.family == Family::v4 ? "-4" : "-6") + " was asked"));
+        return;
+      }
+      add(skipped("dns", host + " is an address literal"));
+      addr = *literal;
+    } else {
+      DnsAnswer answer;
+      LayerResult dns = probe_dns(host, o_.family, o_.timeout, answer);
+      if (proxy) dns.evidence["resolving"] = "the proxy " + host;
+      if (!add(std::move(dns))) return;
+      // IPv4 first unless -6: the other family stays in the evidence.
+      const bool v6 = o_.family == Family::v6 || (!o_.family && answer.v4.empty());
+      addr = v6 ? answer.v6.front() : answer.v4.front();
+    }
+
+    // 3. route
+    RouteInfo route;
+    if (!add(probe_route(*addr, o_.timeout, route))) return;
+
+    // 4. tcp, or 5. the proxy's connect and CONNECT
+    std::unique_ptr<Stream> stream;
+    if (!proxy) {
+      if (!add(probe_tcp("tcp", *addr, t.port, &route, o_.timeout, stream))) return;
+      add(skipped("proxy", "no proxy applies"));
+    } else {
+      add(skipped("tcp", "a proxy applies: the connection goes to the proxy (next layer)"));
+      if (proxy->scheme != "http") {
+        LayerResult p;
+        p.name = "proxy";
+        add(fail(std::move(p), "proxy_protocol_error", proxy->scheme + ":// proxies are not supported by edge trace yet (http:// only)"));
+        return;
+      }
+      LayerResult p = probe_tcp("proxy", *addr, proxy->port, &route, o_.timeout, stream);
+      if (p.status == Status::fail) {
+        p.evidence["tcp_cause"] = p.cause;
+        p.cause = "proxy_unreachable";
+        p.summary = "the proxy " + proxy->host + ":" + std::to_string(proxy->port) + " is unreachable: " + p.summary;
+        add(std::move(p));
+        return;
+      }
+      if (t.wants_tls()) {
+        if (!add(probe_connect(std::move(p), *stream, t.host.find(':') != std::string::npos ? "[" + t.host + "]:" + std::to_string(t.port)
+                                                                                              : t.host + ":" + std::to_string(t.port),
+                               o_.timeout)))
+          return;
+      } else {
+        p.summary = "connected to the proxy; it forwards the request (absolute-form)";
+        add(std::move(p));
+      }
+    }
+
+    // 6. tls
+    if (t.wants_tls()) {
+      TlsOptions to;
+      to.host = t.host;
+      to.host_is_ip = t.host_is_literal;
+      to.cafile = o_.cacert;
+      to.alpn_http = t.wants_http();
+      if (!add(probe_tls(*stream, to, o_.timeout))) return;
+    } else {
+      add(skipped("tls", t.scheme == "http" ? "plain http" : "plain tcp target"));
+    }
+
+    // 7. http
+    if (!t.wants_http()) {
+      add(skipped("http", t.scheme == "tls" ? "tls:// target: no HTTP" : "tcp target: no HTTP"));
+      return;
+    }
+    const bool absolute = proxy && !t.wants_tls();
+    const std::string path = absolute ? t.scheme + "://" + t.authority() + t.path : t.path;
+    ResponseHead head;
+    LayerResult h = probe_http(*stream, t.authority(), path, o_.timeout, head);
+    if (absolute && head.status && answered_by_proxy(head)) {
+      // The proxy answered for the origin: the failure belongs to the proxy layer.
+      for (auto& l : layers_)
+        if (l.name == "proxy") {
+          l.evidence["response"] = head_evidence(head);
+          const std::string cause = head.status == 407 ? "proxy_auth_required" : "proxy_upstream_error";
+          l = fail(std::move(l), cause, "the proxy answered " + h.summary);
+          total_ms_ += h.duration_ms;
+        }
+      return;
+    }
+    add(std::move(h));
+  }
+
+  void print_json(const LayerResult* failed, int code) {
+    json::object out;
+    out["target"] = o_.target.text;
+    json::array layers;
+    for (auto& l : layers_) {
+      json::object j;
+      j["name"] = l.name;
+      j["status"] = status_name(l.status);
+      j["duration_ms"] = l.status == Status::not_run ? json::value(nullptr) : json::value(std::round(l.duration_ms * 100) / 100);
+      if (l.status == Status::fail) j["cause"] = l.cause;
+      if (!l.summary.empty()) j["summary"] = l.summary;
+      j["evidence"] = l.evidence;
+      layers.push_back(std::move(j));
+    }
+    out["layers"] = std::move(layers);
+    json::object verdict;
+    if (failed) {
+      verdict["layer"] = failed->name;
+      verdict["cause"] = failed->cause;
+      verdict["summary"] = failed->summary;
+    } else {
+      verdict["layer"] = nullptr;
+      verdict["cause"] = "ok";
+      verdict["summary"] = "every layer passed";
+    }
+    verdict["exit_code"] = code;
+    out["verdict"] = std::move(verdict);
+    std::string s = json::serialize(out);
+    std::printf("%s\n", s.c_str());
+  }
+
+  void print_human(const LayerResult* failed, int code) {
+    const bool tty = isatty(STDOUT_FILENO);
+    auto paint = [&](const char* color, const std::string& s) { return tty ? std::string(color) + s + "\033[0m" : s; };
+    for (auto& l : layers_) {
+      std::string mark, time;
+      switch (l.status) {
+        case Status::ok: mark = paint("\033[32m", "✓"); break;
+        case Status::fail: mark = paint("\033[31m", "✗"); break;
+        default: mark = "–";
+      }
+      if (l.status == Status::ok || l.status == Status::fail) {
+        char buf[32];
+        if (l.duration_ms < 1000) std::snprintf(buf, sizeof buf, "%.0fms", l.duration_ms);
+        else std::snprintf(buf, sizeof buf, "%.1fs", l.duration_ms / 1000);
+        time = buf;
+      }
+      std::string what = l.status == Status::not_run ? "not run" : l.status == Status::skipped ? "skipped: " + l.summary : l.summary;
+      std::printf("%s %-13s %7s  %s\n", mark.c_str(), l.name.c_str(), time.c_str(), what.c_str());
+    }
+    if (failed)
+      std::printf("%s %s: %s [%s, exit %d]\n", paint("\033[1;31m", "FAIL").c_str(), failed->name.c_str(), failed->summary.c_str(),
+                  failed->cause.c_str(), code);
+    else
+      std::printf("%s every layer passed (%.0fms)\n", paint("\033[1;32m", "OK").c_str(), total_ms_);
+  }
+
+  const TraceOptions& o_;
+  std::vector<LayerResult> layers_;
+  double total_ms_ = 0;
+};
+
+}  // namespace
+
+int run_trace(const TraceOptions& o) {
+  if (!o.netns.empty()) enter_netns(o.netns, "--netns");
+  return Trace(o).run();
+}
+
+}  // namespace edge::trace
