@@ -51,6 +51,7 @@ std::string format_duration(Millis d) {
   int64_t ms = d.count();
   if (ms < 0) ms = 0;
   if (ms < 1000) return fmt::format("{}ms", ms);
+  if (ms < 60'000 && ms % 1000) return fmt::format("{:.1f}s", double(ms) / 1000);  // timeouts like 1500ms
   int64_t s = ms / 1000;
   const int64_t days = s / 86400, hours = s / 3600 % 24, mins = s / 60 % 60, secs = s % 60;
   if (days) return hours ? fmt::format("{}d{}h", days, hours) : fmt::format("{}d", days);

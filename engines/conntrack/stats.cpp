@@ -12,6 +12,7 @@
 #include "core/base/netns.h"
 #include "core/conntrack/proc_table.h"
 #include "core/out/flow_json.h"
+#include "core/out/json_text.h"
 #include "engines/conntrack/options.h"
 #include "engines/conntrack/source.h"
 
@@ -48,6 +49,7 @@ void print_json(const TableCount& c, const std::optional<ConntrackCpuStats>& k, 
   json::object o;
   o["count"] = c.entries;
   o["max"] = c.max;
+  o["fill_pct"] = std::round(fill_pct(c) * 100) / 100;
   o["matched"] = b.matched;
   o["assured"] = b.assured;
   o["unreplied"] = b.unreplied;
@@ -65,10 +67,7 @@ void print_json(const TableCount& c, const std::optional<ConntrackCpuStats>& k, 
   json::array tops;
   for (auto& [addr, n] : top_sources(b, top)) tops.push_back(json::object{{"src", addr.str()}, {"flows", n}});
   o["top_sources"] = std::move(tops);
-  // Boost.JSON prints every double in exponent form (100 -> 1E2); the one fractional field is
-  // written by hand so scripts and humans read "fill_pct":45.67.
-  std::string s = json::serialize(o);
-  s.insert(s.find(",\"matched\""), fmt::format(",\"fill_pct\":{:.2f}", fill_pct(c)));
+  std::string s = json_text(o);
   std::fwrite(s.data(), 1, s.size(), stdout);
   std::fputc('\n', stdout);
 }

@@ -10,6 +10,7 @@
 
 #include "core/base/errors.h"
 #include "core/base/netns.h"
+#include "core/out/json_text.h"
 #include "core/trace/causes.h"
 #include "core/trace/dns_probe.h"
 #include "core/trace/http_probe.h"
@@ -222,7 +223,7 @@ class Trace {
     }
     verdict["exit_code"] = code;
     out["verdict"] = std::move(verdict);
-    std::string s = json::serialize(out);
+    std::string s = json_text(out);
     std::printf("%s\n", s.c_str());
   }
 

@@ -36,6 +36,7 @@ TEST_CASE("durations print their two largest units") {
   CHECK(format_duration(120s) == "2m");
   CHECK(format_duration(7s) == "7s");
   CHECK(format_duration(250ms) == "250ms");
+  CHECK(format_duration(1500ms) == "1.5s");
   CHECK(format_duration(3700s) == "1h1m");
 }
 

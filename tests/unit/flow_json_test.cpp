@@ -6,6 +6,7 @@
 
 #include "core/out/flow_json.h"
 #include "core/out/flow_text.h"
+#include "core/out/json_text.h"
 
 using namespace edge;
 namespace json = boost::json;
@@ -64,4 +65,11 @@ TEST_CASE("human cells: SNAT text, IPv6 brackets, counters") {
   CHECK(cells[6] == "-");
   CHECK(human_count(1536) == "1.5K");
   CHECK(human_count(1023) == "1023");
+}
+
+TEST_CASE("JSON numbers print in plain decimal, strings untouched") {
+  CHECK(plain_json_numbers(R"({"a":1E2,"b":5E-1,"c":3.01119E3,"d":0E0,"e":-2.5E0,"f":12})") ==
+        R"({"a":100,"b":0.5,"c":3011.19,"d":0,"e":-2.5,"f":12})");
+  CHECK(plain_json_numbers(R"({"s":"1E2 \" 5E-1","n":[1E-2]})") == R"({"s":"1E2 \" 5E-1","n":[0.01]})");
+  CHECK(json_text(json::value{{"x", 0.25}}) == R"({"x":0.25})");
 }

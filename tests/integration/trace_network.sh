@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# `edge trace` against the lower layers broken on purpose in a client-router-server topology:
+# a scripted DNS server answering NXDOMAIN/SERVFAIL/REFUSED/nothing, route types, a missing
+# default route, a dead gateway, nft drop and reject variants on the router and in the
+# client's own output chain, a closed port, and a full conntrack table. Each scenario asserts
+# the verdict's layer, cause and exit code.
+here=$(dirname "$0")
+source "$here/lib/harness.sh"
+require_netns nft python3 nginx conntrack
+source "$here/lib/trace_topology.sh"
+source "$here/lib/nginx_fixture.sh"
+source "$here/lib/trace_expect.sh"
+EDGE=$(realpath "$1")
+
+topology_up
+resolv_for_client
+bg "$TS" python3 "$here/lib/dns_server.py" 10.99.2.53 53
+dns_listening() { [ -n "$(ip netns exec "$TS" ss -Hlun "sport = :53")" ]; }
+wait_for 10 dns_listening || fail "dns_server.py did not start: $(cat "$BG_LOG")"
+NGINX_ADDRS="10.99.2.2 [fd99:2::2]" nginx_start "$TS" "$(nginx_status_server 8080 200)"
+
+# Healthy, by name and by address, both families.
+expect_trace - ok 0 -- http://www.test:8080/
+evidence 'layer("dns")["evidence"]["system"]["ipv4"] == ["10.99.2.2"] and layer("dns")["evidence"]["system"]["ipv6"] == ["fd99:2::2"]'
+evidence 'layer("route")["evidence"]["gateway"] == "10.99.1.1" and layer("route")["evidence"]["interface"] == "c0"'
+evidence 'layer("http")["evidence"]["response"]["status"] == 200 and layer("http")["evidence"]["response"]["headers"]["server"].startswith("nginx")'
+expect_trace - ok 0 -- -6 http://www.test:8080/
+evidence 'layer("tcp")["evidence"]["target"] == "[fd99:2::2]:8080"'
+expect_trace - ok 0 -- 10.99.2.2:8080
+evidence 'layer("dns")["status"] == "skipped" and layer("http")["status"] == "skipped"'
+
+# dns: the response code getaddrinfo hides.
+expect_trace dns nxdomain 21 -- http://nxdomain.test:8080/
+evidence '"10.99.2.53" in layer("dns")["summary"]'
+expect_trace dns servfail 23 -- http://servfail.test:8080/
+expect_trace dns refused 24 -- http://refused.test:8080/
+expect_trace dns timeout 25 -- --timeout 1500ms http://timeout.test:8080/
+expect_trace dns nodata 22 -- -4 http://v6only.test:8080/
+expect_trace dns nodata 22 -- http://nodata.test:8080/
+
+# route: types, a missing default route, a dead gateway.
+for type in blackhole:blackhole_route:34 prohibit:prohibit_route:33 unreachable:unreachable_route:32; do
+  IFS=: read -r rt cause code <<<"$type"
+  ip -n "$TC" route add "$rt" 10.99.2.2/32
+  expect_trace route "$cause" "$code" -- http://10.99.2.2:8080/
+  ip -n "$TC" route del "$rt" 10.99.2.2/32
+done
+ip -n "$TC" route del default
+expect_trace route no_route 31 -- http://10.99.2.2:8080/
+ip -n "$TC" route add default via 10.99.1.66
+expect_trace route gateway_unreachable 35 -- --timeout 4s http://10.99.2.2:8080/
+evidence 'layer("route")["evidence"]["next_hop"] == "10.99.1.66"'
+ip -n "$TC" route replace default via 10.99.1.1
+
+# tcp: an RST, the reject variants (and who sent them), silent drops remote and local.
+expect_trace tcp refused 41 -- 10.99.2.2:81
+evidence '"icmp" not in layer("tcp")["evidence"]'
+nft_in "$TR" 'chain fw { type filter hook forward priority 0;
+  tcp dport 82 reject
+  tcp dport 83 reject with icmp type admin-prohibited
+  tcp dport 84 reject with icmp type host-unreachable
+  tcp dport 85 reject with icmp type net-unreachable
+  tcp dport 86 drop
+  meta nfproto ipv6 tcp dport 87 reject with icmpv6 type admin-prohibited
+}'
+expect_trace tcp port_unreachable 42 -- 10.99.2.2:82
+evidence 'layer("tcp")["evidence"]["icmp"]["from"] == "10.99.1.1" and layer("tcp")["evidence"]["icmp"]["code"] == 3'
+expect_trace tcp admin_prohibited 43 -- 10.99.2.2:83
+expect_trace tcp host_unreachable 44 -- 10.99.2.2:84
+expect_trace tcp net_unreachable 45 -- 10.99.2.2:85
+expect_trace tcp timeout 46 -- --timeout 1s 10.99.2.2:86
+evidence 'layer("tcp")["evidence"].get("syn_left_host") is True'
+expect_trace tcp admin_prohibited 43 -- -6 http://www.test:87/
+evidence 'layer("tcp")["evidence"]["icmp"]["from"] == "fd99:1::1"'
+nft_in "$TS" 'chain in { type filter hook input priority 0; tcp dport 88 reject with icmp type admin-prohibited; }'
+expect_trace tcp admin_prohibited 43 -- 10.99.2.2:88
+evidence 'layer("tcp")["evidence"]["icmp"]["from"] == "10.99.2.2"'
+nft_in "$TC" 'chain out { type filter hook output priority 0; tcp dport 89 drop; }'
+expect_trace tcp local_drop 47 -- --timeout 1s 10.99.2.2:89
+evidence 'layer("tcp")["evidence"]["syn_left_host"] is False'
+
+# A full conntrack table on the client: the SYN is dropped by this host's conntrack.
+netns_track "$TC"
+max=$(cat /proc/sys/net/netfilter/nf_conntrack_max)
+python3 -c "
+for i in range($max):
+    print(f'-I -p tcp -s 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255} -d 198.51.100.1 --sport 40000 --dport 443 --state ESTABLISHED -t 600 -u SEEN_REPLY,ASSURED')
+" >"$(tmpfile fill)"
+ip netns exec "$TC" conntrack -R "$(tmpfile fill)" >/dev/null 2>&1 || true
+expect_trace tcp conntrack_full 48 -- --timeout 1s 10.99.2.2:8080
+evidence 'layer("tcp")["evidence"]["conntrack_drops_during_probe"] >= 1'
+ip netns exec "$TC" conntrack -F >/dev/null 2>&1
