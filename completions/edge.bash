@@ -7,8 +7,9 @@ _edge_filter_flags='-p --proto -s --src -d --dst --sport --dport --state --mark 
 _edge_list_flags='--sort --reverse --limit --backend'
 _edge_stats_flags='--warn --top'
 _edge_watch_flags='--event --count --timeout --buffer'
+_edge_trace_flags='-4 -6 --timeout --proxy --cacert --netns --json -h --help'
 # Flags that take a value (the next word, or after '=').
-_edge_value_flags=' -p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --sort --limit --backend --warn --top --event --count --timeout --buffer '
+_edge_value_flags=' -p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --sort --limit --backend --warn --top --event --count --timeout --buffer --proxy --cacert '
 
 # Puts $1 in front of every candidate (for "--flag=value" typed as one word).
 _edge_prefix() {
@@ -80,6 +81,14 @@ _edge() {
             fi
             COMPREPLY=($(compgen -P "$done_part" -W 'new update destroy all' -- "$last"))
             _edge_prefix "$pre"; return ;;
+        --proxy)
+            # A URL (http://HOST:PORT) is typed; 'none' forces a direct connection.
+            COMPREPLY=($(compgen -W 'none' -- "$cur"))
+            _edge_prefix "$pre"; return ;;
+        --cacert)
+            compopt -o filenames 2>/dev/null
+            COMPREPLY=($(compgen -f -- "$cur"))
+            _edge_prefix "$pre"; return ;;
         --netns)
             if [[ $cur == */* ]]; then
                 COMPREPLY=($(compgen -f -- "$cur"))
@@ -104,7 +113,10 @@ _edge() {
                 stats) words="$_edge_filter_flags $_edge_stats_flags" ;;
                 watch) words="$_edge_filter_flags $_edge_watch_flags" ;;
             esac ;;
-        nat | proxy | rproxy | trace)
+        trace)
+            # The TARGET (URL, tls://HOST:PORT, HOST:PORT) is typed: only flags to offer.
+            words=$_edge_trace_flags ;;
+        nat | proxy | rproxy)
             words='-h --help' ;;
     esac
     # Subcommand names only where a word (not a flag) is being typed.

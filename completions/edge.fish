@@ -20,7 +20,7 @@ function __edge_netns
     ip netns list 2>/dev/null | string replace -r ' .*' ''
 end
 
-# No file names anywhere except --netns paths.
+# No file names anywhere except --netns paths and --cacert.
 complete -c edge -f
 
 # edge
@@ -30,10 +30,21 @@ complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a conntrac
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a nat -d 'SNAT/masquerade/DNAT box (not built yet)'
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a proxy -d 'Forward proxy (not built yet)'
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a rproxy -d 'Reverse proxy (not built yet)'
-complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a trace -d 'Which layer broke (not built yet)'
+complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a trace -d 'Which layer broke: one probe through every layer'
 
-# edge nat | proxy | rproxy | trace
-complete -c edge -n "__fish_seen_subcommand_from nat proxy rproxy trace" -s h -l help -d 'Print help and exit'
+# edge nat | proxy | rproxy
+complete -c edge -n "__fish_seen_subcommand_from nat proxy rproxy" -s h -l help -d 'Print help and exit'
+
+# edge trace [OPTIONS] TARGET (a URL, tls://HOST:PORT or HOST:PORT, typed by hand)
+set -l tr "__fish_seen_subcommand_from trace"
+complete -c edge -n $tr -s h -l help -d 'Print help and exit'
+complete -c edge -n $tr -s 4 -d 'Follow the IPv4 address'
+complete -c edge -n $tr -s 6 -d 'Follow the IPv6 address'
+complete -c edge -n $tr -l timeout -x -d 'Time allowed per layer, e.g. 2s (default 3s)'
+complete -c edge -n $tr -l proxy -x -a none -d 'Proxy URL (http://HOST:PORT), or none'
+complete -c edge -n $tr -l cacert -r -F -d 'Trust this CA bundle instead of the system store'
+complete -c edge -n $tr -l netns -r -F -a '(__edge_netns)' -d 'Network namespace (name or path)'
+complete -c edge -n $tr -l json -d 'Print JSON: layers, evidence, verdict'
 
 # edge conntrack [list|stats|watch]
 set -l ct "__fish_seen_subcommand_from conntrack"

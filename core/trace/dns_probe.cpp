@@ -10,6 +10,8 @@
 #include <sys/select.h>
 
 #include <boost/json/array.hpp>
+#include <algorithm>
+#include <functional>
 #include <future>
 #include <memory>
 #include <thread>
@@ -107,18 +109,21 @@ struct Channel {
 };
 
 // Asks every nameserver for A and AAAA at once; returns when all answered or time is up.
-std::vector<std::unique_ptr<Query>> query_servers(const std::string& host, Millis timeout, std::string& setup_error) {
+// `settled` says when the system resolver has finished: its answer (or failure) is the
+// verdict's basis, so the direct queries get only a short grace period after it.
+std::vector<std::unique_ptr<Query>> query_servers(const std::string& host, Millis timeout, const std::function<bool()>& settled,
+                                                  std::string& setup_error) {
   std::vector<std::unique_ptr<Query>> queries;
   static const int init = ares_library_init(ARES_LIB_INIT_ALL);
   if (init != ARES_SUCCESS) {
     setup_error = ares_strerror(init);
     return queries;
   }
+  // resolv.conf's own timeout and attempts stay in force (they are what the system resolver
+  // waits); the layer's deadline below cuts everything off in any case.
   ares_options opts{};
   opts.flags = ARES_FLAG_NOCHECKRESP;
-  opts.timeout = int(std::max<int64_t>(timeout.count(), 1));
-  opts.tries = 1;
-  const int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
+  const int mask = ARES_OPT_FLAGS;
   Channel probe;
   if (int r = ares_init_options(&probe.ch, &opts, mask); r != ARES_SUCCESS) {
     setup_error = ares_strerror(r);
@@ -148,7 +153,11 @@ std::vector<std::unique_ptr<Query>> query_servers(const std::string& host, Milli
   if (servers) ares_free_data(servers);
 
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
+  auto all_done = [&] { return std::all_of(queries.begin(), queries.end(), [](auto& q) { return q->done; }); };
+  std::optional<std::chrono::steady_clock::time_point> grace_end;
+  while (std::chrono::steady_clock::now() < deadline && !all_done()) {
+    if (!grace_end && settled()) grace_end = std::chrono::steady_clock::now() + std::chrono::milliseconds(250);
+    if (grace_end && std::chrono::steady_clock::now() >= *grace_end) break;
     fd_set r, w;
     FD_ZERO(&r);
     FD_ZERO(&w);
@@ -179,7 +188,8 @@ LayerResult probe_dns(const std::string& host, std::optional<Family> only, Milli
   std::string setup_error;
   // Start the direct queries and the system resolver together: both are bounded by `timeout`.
   auto gai_future = std::async(std::launch::async, [&] { return getaddrinfo_with_deadline(host, timeout); });
-  auto queries = query_servers(host, timeout, setup_error);
+  auto queries = query_servers(
+      host, timeout, [&] { return gai_future.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }, setup_error);
   auto gai = gai_future.get();
 
   DnsObservation obs;
@@ -250,7 +260,9 @@ LayerResult probe_dns(const std::string& host, std::optional<Family> only, Milli
   else if (cause == "refused") detail = "the resolver refused the query for " + host + " (REFUSED" + (who.empty() ? "" : " from " + who) + ")";
   else if (cause == "nodata")
     detail = host + " has no " + (only ? (*only == Family::v4 ? "IPv4 (A)" : "IPv6 (AAAA)") : std::string("address")) + " record";
-  else if (cause == "timeout") detail = "no nameserver answered for " + host + " within " + format_duration(timeout);
+  else if (cause == "timeout")
+    detail = "no nameserver answered for " + host + " within " + format_duration(Millis(int64_t(r.duration_ms))) +
+             (who.empty() ? "" : " (asked " + who + ")");
   else detail = std::string("resolving ") + host + " failed: " + (gai && gai->error ? gai_strerror(gai->error) : "unknown error");
   return fail(std::move(r), std::string(cause), detail);
 }

@@ -77,12 +77,12 @@ boost::json::object head_evidence(const ResponseHead& head) {
 }
 
 LayerResult probe_http(Stream& s, const std::string& host_header, const std::string& target_path, Millis timeout,
-                       ResponseHead& head) {
+                       ResponseHead& head, const std::string& extra_headers) {
   LayerClock clock;
   LayerResult r;
   r.name = "http";
   const std::string request = "GET " + target_path + " HTTP/1.1\r\nHost: " + host_header +
-                              "\r\nUser-Agent: edge-trace/" EDGE_VERSION "\r\nAccept: */*\r\nConnection: close\r\n\r\n";
+                              "\r\nUser-Agent: edge-trace/" EDGE_VERSION "\r\nAccept: */*\r\nConnection: close\r\n" + extra_headers + "\r\n";
   std::string error_text;
   const HeadError e = exchange_head(s, request, timeout, head, error_text);
   r.duration_ms = clock.elapsed_ms();

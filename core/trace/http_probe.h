@@ -25,8 +25,9 @@ enum class HeadError { none, timeout, closed, malformed, io };
 HeadError exchange_head(Stream& s, const std::string& request, Millis timeout, ResponseHead& out, std::string& error_text);
 
 // The layer: GET path (absolute-form when `absolute_url` is set, for a plain-HTTP proxy).
+// `extra_headers`: complete header lines ("Name: value\r\n"), e.g. Proxy-Authorization.
 LayerResult probe_http(Stream& s, const std::string& host_header, const std::string& target_path, Millis timeout,
-                       ResponseHead& head);
+                       ResponseHead& head, const std::string& extra_headers = "");
 
 // The headers of `head` that `edge trace` reports, as JSON evidence.
 boost::json::object head_evidence(const ResponseHead& head);

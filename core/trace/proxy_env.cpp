@@ -105,6 +105,7 @@ std::optional<ParsedProxy> parse_parts(std::string_view text, std::string& cause
     auto colon = userinfo.find(':');
     p.url.user = std::string(userinfo.substr(0, colon));
     p.url.has_password = colon != std::string_view::npos;
+    if (p.url.has_password) p.url.password = std::string(userinfo.substr(colon + 1));
     rest = rest.substr(at + 1);
   }
 

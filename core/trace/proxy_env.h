@@ -22,6 +22,7 @@ struct ProxyUrl {
   uint16_t port = 0;   // the URL's, else curl's default: 443 for https, 1080 for every other scheme (http too)
   std::string user;    // userinfo present (never printed with its password)
   bool has_password = false;
+  std::string password;  // for Proxy-Authorization only; never printed
 };
 
 // "http://proxy:3128", "proxy:3128" (curl assumes http://), "socks5h://[::1]:1080",

@@ -1,6 +1,8 @@
 // CONNECT exchange and proxy-answer attribution.
 #include "core/trace/proxy_probe.h"
 
+#include <openssl/evp.h>
+
 #include "core/trace/classify.h"
 
 namespace edge::trace {
@@ -16,10 +18,20 @@ bool answered_by_proxy(const ResponseHead& head) {
          (server->second.rfind("tinyproxy", 0) == 0 || server->second.rfind("squid", 0) == 0);
 }
 
-LayerResult probe_connect(LayerResult r, Stream& s, const std::string& authority, Millis timeout) {
+std::string proxy_auth_header(const std::string& user, const std::string& password) {
+  if (user.empty()) return "";
+  const std::string plain = user + ":" + password;
+  std::string b64(4 * ((plain.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), reinterpret_cast<const unsigned char*>(plain.data()), int(plain.size()));
+  b64.resize(size_t(n));
+  return "Proxy-Authorization: Basic " + b64 + "\r\n";
+}
+
+LayerResult probe_connect(LayerResult r, Stream& s, const std::string& authority, const std::string& auth_header, Millis timeout) {
   LayerClock clock;
   const std::string request = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority +
-                              "\r\nUser-Agent: edge-trace/" EDGE_VERSION "\r\n\r\n";
+                              "\r\nUser-Agent: edge-trace/" EDGE_VERSION "\r\n" + auth_header + "\r\n";
+  r.evidence["credentials_sent"] = !auth_header.empty();
   ResponseHead head;
   std::string error_text;
   const HeadError e = exchange_head(s, request, timeout, head, error_text);

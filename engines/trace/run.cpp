@@ -12,6 +12,7 @@
 #include "core/base/netns.h"
 #include "core/out/json_text.h"
 #include "core/trace/causes.h"
+#include "core/trace/classify.h"
 #include "core/trace/dns_probe.h"
 #include "core/trace/http_probe.h"
 #include "core/trace/proxy_env.h"
@@ -150,11 +151,11 @@ class Trace {
         add(std::move(p));
         return;
       }
-      if (t.wants_tls()) {
-        if (!add(probe_connect(std::move(p), *stream, t.host.find(':') != std::string::npos ? "[" + t.host + "]:" + std::to_string(t.port)
-                                                                                              : t.host + ":" + std::to_string(t.port),
-                               o_.timeout)))
-          return;
+      auth_ = proxy_auth_header(proxy->user, proxy->password);
+      if (!t.wants_http() || t.wants_tls()) {
+        // https, tls:// and plain TCP targets go through a CONNECT tunnel.
+        const std::string authority = (t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host) + ":" + std::to_string(t.port);
+        if (!add(probe_connect(std::move(p), *stream, authority, auth_, o_.timeout))) return;
       } else {
         p.summary = "connected to the proxy; it forwards the request (absolute-form)";
         add(std::move(p));
@@ -181,13 +182,16 @@ class Trace {
     const bool absolute = proxy && !t.wants_tls();
     const std::string path = absolute ? t.scheme + "://" + t.authority() + t.path : t.path;
     ResponseHead head;
-    LayerResult h = probe_http(*stream, t.authority(), path, o_.timeout, head);
+    LayerResult h = probe_http(*stream, t.authority(), path, o_.timeout, head, absolute ? auth_ : std::string());
     if (absolute && head.status && answered_by_proxy(head)) {
-      // The proxy answered for the origin: the failure belongs to the proxy layer.
+      // The proxy answered for the origin: the failure belongs to the proxy layer, and the
+      // layers after it never ran.
+      std::erase_if(layers_, [](const LayerResult& l) { return index(l.name) > index("proxy"); });
       for (auto& l : layers_)
         if (l.name == "proxy") {
           l.evidence["response"] = head_evidence(head);
-          const std::string cause = head.status == 407 ? "proxy_auth_required" : "proxy_upstream_error";
+          std::string cause(classify_proxy_status(head.status));
+          if (cause.empty()) cause = "proxy_protocol_error";
           l = fail(std::move(l), cause, "the proxy answered " + h.summary);
           total_ms_ += h.duration_ms;
         }
@@ -254,6 +258,7 @@ class Trace {
   }
 
   const TraceOptions& o_;
+  std::string auth_;  // Proxy-Authorization line when the proxy URL carries credentials
   std::vector<LayerResult> layers_;
   double total_ms_ = 0;
 };

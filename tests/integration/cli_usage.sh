@@ -44,7 +44,15 @@ expect 2 "^edge: .*--limit" conntrack list --limit
 expect 2 "^edge: --sort: applies to 'edge conntrack list', not 'stats'" conntrack --sort bytes stats
 expect 2 "^edge: --reverse: applies to 'edge conntrack list', not 'watch'" conntrack --reverse watch
 expect 2 "^edge: --reverse: needs --sort FIELD" conntrack list --reverse
-for cmd in nat proxy rproxy trace; do
+expect 2 "^edge: TARGET: 'example.com' is not a target \(expected a URL" trace example.com
+expect 2 "^edge: TARGET: 'ftp://x/' has scheme 'ftp' \(expected http, https or tls\)" trace ftp://x/
+expect 2 "^edge: TARGET: 'http://h:70000/' port 70000 is out of range" trace http://h:70000/
+expect 2 "^edge: --timeout: '0s' is out of range" trace --timeout 0s http://h/
+expect 2 "^edge: --proxy: 'http://p:99999' is not a usable proxy URL" trace --proxy http://p:99999 http://h/
+expect 2 "^edge: -4 and -6: choose one family" trace -4 -6 http://h/
+expect 2 "^edge: --cacert: '/nonexistent' is not a readable file" trace --cacert /nonexistent https://h/
+expect 2 "^edge: .*target" trace
+for cmd in nat proxy rproxy; do
   expect 4 "^edge: $cmd: not built yet" "$cmd"
 done
 out=$("$EDGE" --version) && [ "$out" = "edge 0.1.0" ] || { echo "FAIL: --version printed '$out'"; failures=$((failures + 1)); }
