@@ -11,7 +11,8 @@ namespace edge::cmd {
 void add_trace(CLI::App& app, Runner& runner) {
   struct Flags {
     std::string target, timeout = "3s", proxy, cacert, netns;
-    bool v4 = false, v6 = false, json = false;
+    bool v4 = false, v6 = false, json = false, hops = false, mtu = false;
+    std::string capture;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* t = app.add_subcommand("trace", "Which layer broke: one probe through proxy config, DNS, route, TCP, proxy, TLS and HTTP");
@@ -23,7 +24,8 @@ void add_trace(CLI::App& app, Runner& runner) {
       "  edge trace https://example.com/health\n"
       "  edge trace --proxy http://proxy:3128 https://example.com\n"
       "  edge trace -6 --timeout 2s tls://mail.example.com:465\n"
-      "  edge trace --json 10.0.0.5:5432 | jq .verdict\n");
+      "  edge trace --json 10.0.0.5:5432 | jq .verdict\n"
+      "  edge trace --hops --capture probe.pcap 192.0.2.10:443\n");
   t->add_option("target", f->target, "What to probe: URL, tls://HOST:PORT or HOST:PORT")->required()->type_name("TARGET");
   t->add_flag("-4", f->v4, "Follow the IPv4 address");
   t->add_flag("-6", f->v6, "Follow the IPv6 address");
@@ -32,6 +34,9 @@ void add_trace(CLI::App& app, Runner& runner) {
   t->add_option("--cacert", f->cacert, "Trust this CA bundle instead of the system store")->type_name("FILE");
   t->add_option("--netns", f->netns, "Probe from inside this network namespace")->type_name("NAME");
   t->add_flag("--json", f->json, "Print JSON: the layers, their evidence and the verdict");
+  t->add_flag("--hops", f->hops, "Also find the hop where packets die (TTL-limited connects; no root needed)");
+  t->add_flag("--mtu", f->mtu, "Also read the whole response; if it stalls, retry with a small MSS to detect an MTU blackhole");
+  t->add_option("--capture", f->capture, "Write the probe's packets to FILE as pcap (needs CAP_NET_RAW)")->type_name("FILE");
   t->callback([f, &runner] {
     runner = [f] {
       trace::TraceOptions o;
@@ -55,6 +60,9 @@ void add_trace(CLI::App& app, Runner& runner) {
       o.cacert = f->cacert;
       o.netns = f->netns;
       o.json = f->json;
+      o.hops = f->hops;
+      o.mtu = f->mtu;
+      o.capture = f->capture;
       return trace::run_trace(o);
     };
   });

@@ -7,9 +7,9 @@ _edge_filter_flags='-p --proto -s --src -d --dst --sport --dport --state --mark 
 _edge_list_flags='--sort --reverse --limit --backend'
 _edge_stats_flags='--warn --top'
 _edge_watch_flags='--event --count --timeout --buffer'
-_edge_trace_flags='-4 -6 --timeout --proxy --cacert --netns --json -h --help'
+_edge_trace_flags='-4 -6 --timeout --proxy --cacert --netns --json --hops --mtu --capture -h --help'
 # Flags that take a value (the next word, or after '=').
-_edge_value_flags=' -p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --sort --limit --backend --warn --top --event --count --timeout --buffer --proxy --cacert '
+_edge_value_flags=' -p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --sort --limit --backend --warn --top --event --count --timeout --buffer --proxy --cacert --capture '
 
 # Puts $1 in front of every candidate (for "--flag=value" typed as one word).
 _edge_prefix() {
@@ -85,7 +85,7 @@ _edge() {
             # A URL (http://HOST:PORT) is typed; 'none' forces a direct connection.
             COMPREPLY=($(compgen -W 'none' -- "$cur"))
             _edge_prefix "$pre"; return ;;
-        --cacert)
+        --cacert | --capture)
             compopt -o filenames 2>/dev/null
             COMPREPLY=($(compgen -f -- "$cur"))
             _edge_prefix "$pre"; return ;;

@@ -45,6 +45,9 @@ complete -c edge -n $tr -l proxy -x -a none -d 'Proxy URL (http://HOST:PORT), or
 complete -c edge -n $tr -l cacert -r -F -d 'Trust this CA bundle instead of the system store'
 complete -c edge -n $tr -l netns -r -F -a '(__edge_netns)' -d 'Network namespace (name or path)'
 complete -c edge -n $tr -l json -d 'Print JSON: layers, evidence, verdict'
+complete -c edge -n $tr -l hops -d 'Also find the hop where packets die'
+complete -c edge -n $tr -l mtu -d 'Also detect an MTU blackhole (small-MSS retry)'
+complete -c edge -n $tr -l capture -r -F -d 'Write the probe packets to FILE as pcap'
 
 # edge conntrack [list|stats|watch]
 set -l ct "__fish_seen_subcommand_from conntrack"

@@ -50,6 +50,7 @@ const std::vector<CauseInfo>& all_causes() {
       {"http", "http_error", 74, "another 4xx or 5xx status"},
       {"http", "timeout", 75, "no response byte arrived in time"},
       {"http", "protocol_error", 76, "the response is not valid HTTP/1.x"},
+      {"http", "mtu_blackhole", 77, "(--mtu) full-size packets vanish: the response stalls, and arrives whole with a small MSS"},
   };
   return causes;
 }

@@ -56,6 +56,8 @@ HeadError exchange_head(Stream& s, const std::string& request, Millis timeout, R
     }
   }
   const auto& res = parser.get();
+  out.body_bytes_read = buf.size();
+  if (auto cl = parser.content_length()) out.content_length = *cl;
   out.status = res.result_int();
   out.reason = std::string(res.reason());
   for (const char* name : kReported) {
@@ -63,6 +65,31 @@ HeadError exchange_head(Stream& s, const std::string& request, Millis timeout, R
     if (it != res.end()) out.headers[name] = std::string(it->value());
   }
   return HeadError::none;
+}
+
+BodyRead read_body(Stream& s, const ResponseHead& head, Millis idle, uint64_t cap) {
+  BodyRead r;
+  r.bytes = head.body_bytes_read;
+  char chunk[16384];
+  while (r.bytes < cap) {
+    if (head.content_length && r.bytes >= *head.content_length) {
+      r.complete = true;
+      return r;
+    }
+    int err = 0;
+    long n = s.read_some(chunk, sizeof chunk, Clock::now() + idle, err);
+    if (n == 0) {
+      r.complete = !head.content_length || r.bytes >= *head.content_length;
+      return r;
+    }
+    if (n < 0) {
+      r.stalled = err == ETIMEDOUT;
+      return r;
+    }
+    r.bytes += uint64_t(n);
+  }
+  r.complete = true;  // enough to know full-size packets get through
+  return r;
 }
 
 boost::json::object head_evidence(const ResponseHead& head) {

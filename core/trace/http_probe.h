@@ -17,7 +17,18 @@ struct ResponseHead {
   std::string reason;
   std::map<std::string, std::string> headers;  // lower-case names of the headers worth reporting
   double first_byte_ms = 0;
+  std::optional<uint64_t> content_length;
+  size_t body_bytes_read = 0;  // body bytes that arrived with the head
 };
+
+struct BodyRead {
+  uint64_t bytes = 0;   // body bytes in all, including those read with the head
+  bool complete = false;  // Content-Length reached, or the peer closed (Connection: close)
+  bool stalled = false;   // nothing arrived for a whole idle period
+};
+
+// Reads (and drops) the rest of the body, up to `cap` bytes, each read bounded by `idle`.
+BodyRead read_body(Stream& s, const ResponseHead& head, Millis idle, uint64_t cap);
 
 enum class HeadError { none, timeout, closed, malformed, io };
 

@@ -4,6 +4,7 @@
 #include <boost/json/object.hpp>
 #include <chrono>
 #include <string>
+#include <vector>
 
 namespace edge::trace {
 
@@ -16,6 +17,7 @@ struct LayerResult {
   std::string cause;    // empty unless status == fail
   std::string summary;  // a few words: what was found, or why it failed / was skipped
   boost::json::object evidence;
+  std::vector<std::string> details;  // extra indented lines for the human output (e.g. hops)
 };
 
 // Measures a layer: construct at its start, call finish() when it is decided.

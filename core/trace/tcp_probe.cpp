@@ -130,7 +130,7 @@ std::string icmp_text(const IcmpError& e) {
 }  // namespace
 
 LayerResult probe_tcp(const std::string& layer_name, const IpAddr& addr, uint16_t port, const RouteInfo* route,
-                      Millis timeout, std::unique_ptr<Stream>& out) {
+                      Millis timeout, std::unique_ptr<Stream>& out, int mss) {
   LayerClock clock;
   LayerResult r;
   r.name = layer_name;
@@ -140,6 +140,7 @@ LayerResult probe_tcp(const std::string& layer_name, const IpAddr& addr, uint16_
   UniqueFd fd(socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return fail(std::move(r), "tcp_error", std::string("socket: ") + std::strerror(errno));
   enable_recverr(fd.get(), v6);
+  if (mss > 0) setsockopt(fd.get(), IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss);
 
   // Bind first so the source port is known before the SYN leaves: the capture filters on it.
   sockaddr_storage local{};

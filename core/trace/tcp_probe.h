@@ -16,7 +16,8 @@ namespace edge::trace {
 
 // On success `out` holds the connected stream. `route` (may be null) names the egress
 // interface for the capture.
+// mss > 0 clamps the maximum segment size (the --mtu retry).
 LayerResult probe_tcp(const std::string& layer_name, const IpAddr& addr, uint16_t port, const RouteInfo* route,
-                      Millis timeout, std::unique_ptr<Stream>& out);
+                      Millis timeout, std::unique_ptr<Stream>& out, int mss = 0);
 
 }  // namespace edge::trace

@@ -17,6 +17,9 @@ struct TraceOptions {
   std::string cacert;
   std::string netns;
   bool json = false;
+  bool hops = false;     // --hops: TTL-limited connects to find where packets die
+  bool mtu = false;      // --mtu: read the whole response; on a stall, retry with a small MSS
+  std::string capture;   // --capture FILE: pcap of the probe's packets
 };
 
 // Returns the exit code: 0 when every layer passed, else the failed cause's code.

@@ -13,7 +13,9 @@
 #include "core/out/json_text.h"
 #include "core/trace/causes.h"
 #include "core/trace/classify.h"
+#include "core/capture/capture.h"
 #include "core/trace/dns_probe.h"
+#include "core/trace/hops.h"
 #include "core/trace/http_probe.h"
 #include "core/trace/proxy_env.h"
 #include "core/trace/proxy_probe.h"
@@ -50,6 +52,7 @@ class Trace {
 
   int run() {
     walk();
+    if (capture_) capture_packets_ = capture_->finish();
     for (auto name : layer_names()) {
       bool present = false;
       for (auto& l : layers_) present = present || l.name == name;
@@ -79,6 +82,89 @@ class Trace {
     total_ms_ += r.duration_ms;
     layers_.push_back(std::move(r));
     return ok;
+  }
+
+  // --hops: the path to addr:port, attached to the layer that connected (tcp, or proxy).
+  void add_hops(LayerResult& r, const IpAddr& addr, uint16_t port) {
+    if (!o_.hops) return;
+    const auto hops = tcp_hops(addr, port, 30, 3, std::min(o_.timeout, Millis(1000)));
+    json::array arr;
+    std::string path;
+    std::optional<Hop> last_answer;
+    for (const Hop& h : hops) {
+      arr.push_back(json::object{{"ttl", h.ttl}, {"from", h.from ? json::value(h.from->str()) : json::value(nullptr)},
+                                 {"what", h.what}, {"rtt_ms", std::round(h.rtt_ms * 100) / 100}});
+      path += (path.empty() ? "" : "  ") + std::to_string(h.ttl) + " " + (h.from ? h.from->str() : "*");
+      if (h.from) last_answer = h;
+    }
+    r.evidence["hops"] = std::move(arr);
+    r.details.push_back("hops: " + path);
+    if (!hops.empty() && hops.back().what == "no_answer")
+      r.details.push_back(last_answer ? "packets die after hop " + std::to_string(last_answer->ttl) + " (" + last_answer->from->str() + ")"
+                                      : "no hop answered: packets die at the first hop");
+  }
+
+  // --mtu: a response that stalls (or never starts) while small packets pass is the mark of a
+  // path MTU blackhole; the proof is the same request arriving whole with a clamped MSS.
+  void check_mtu(LayerResult& h, const ResponseHead& head, Stream& stream, const IpAddr& addr, const RouteInfo& route,
+                 const std::string& path) {
+    constexpr uint64_t kCap = 16 << 20;
+    json::object mtu;
+    bool suspect = false;
+    if (h.status == Status::fail && h.cause == "timeout") {
+      suspect = true;
+      mtu["first_attempt"] = json::object{{"bytes", 0}, {"stalled", true}, {"where", "before the response head"}};
+    } else if (head.status) {
+      const BodyRead body = read_body(stream, head, o_.timeout, kCap);
+      mtu["first_attempt"] = json::object{{"bytes", body.bytes}, {"stalled", body.stalled}, {"complete", body.complete}};
+      suspect = body.stalled;
+      if (!suspect && h.status == Status::ok) h.summary += ", body of " + std::to_string(body.bytes) + " bytes arrived whole";
+    }
+    if (suspect) {
+      const int mss = addr.family() == Family::v4 ? 536 : 1220;
+      std::unique_ptr<Stream> s2;
+      BodyRead retry;
+      ResponseHead h2;
+      if (probe_tcp("tcp", addr, o_.target.port, &route, o_.timeout, s2, mss).status == Status::ok) {
+        bool ready = true;
+        if (o_.target.wants_tls()) {
+          TlsOptions to;
+          to.host = o_.target.host;
+          to.host_is_ip = o_.target.host_is_literal;
+          to.cafile = o_.cacert;
+          to.alpn_http = true;
+          ready = probe_tls(*s2, to, o_.timeout).status == Status::ok;
+        }
+        if (ready && probe_http(*s2, o_.target.authority(), path, o_.timeout, h2).evidence.contains("response"))
+          retry = read_body(*s2, h2, o_.timeout, kCap);
+      }
+      mtu["retry_mss"] = mss;
+      mtu["retry"] = json::object{{"bytes", retry.bytes}, {"complete", retry.complete}};
+      if (retry.complete && h2.status) {
+        const auto first = mtu["first_attempt"].as_object().at("bytes").to_number<uint64_t>();
+        h = fail(std::move(h), "mtu_blackhole",
+                 (first ? "the response stalls at full size (" + std::to_string(first) + " bytes arrived, then nothing for "
+                        : std::string("the response never arrives at full size (nothing for ")) +
+                     format_duration(o_.timeout) + ") but arrives whole (" + std::to_string(retry.bytes) + " bytes) with MSS " +
+                     std::to_string(mss) + ": full-size packets are dropped on the path and no ICMP 'fragmentation needed' comes back");
+      } else if (h.status == Status::ok) {
+        const auto first = mtu["first_attempt"].as_object().at("bytes").to_number<uint64_t>();
+        h = fail(std::move(h), "timeout",
+                 "the body stalled after " + std::to_string(first) + " bytes, and also with MSS " + std::to_string(mss) +
+                     " (not an MTU problem: the server or the path stops sending)");
+      }
+    }
+    h.evidence["mtu"] = std::move(mtu);
+  }
+
+  void start_capture(const RouteInfo& route, const IpAddr& addr) {
+    if (o_.capture.empty()) return;
+    const std::string iface = route.interface.empty() ? "any" : route.interface;
+    capture_ = std::make_unique<Capture>(iface, "host " + addr.str() + " or icmp or icmp6", o_.capture);
+    if (!capture_->ok()) {
+      capture_note_ = "not possible on " + iface + ": " + capture_->error();
+      capture_.reset();
+    }
   }
 
   void walk() {
@@ -129,11 +215,14 @@ class Trace {
     // 3. route
     RouteInfo route;
     if (!add(probe_route(*addr, o_.timeout, route))) return;
+    start_capture(route, *addr);
 
     // 4. tcp, or 5. the proxy's connect and CONNECT
     std::unique_ptr<Stream> stream;
     if (!proxy) {
-      if (!add(probe_tcp("tcp", *addr, t.port, &route, o_.timeout, stream))) return;
+      LayerResult tcp = probe_tcp("tcp", *addr, t.port, &route, o_.timeout, stream);
+      add_hops(tcp, *addr, t.port);
+      if (!add(std::move(tcp))) return;
       add(skipped("proxy", "no proxy applies"));
     } else {
       add(skipped("tcp", "a proxy applies: the connection goes to the proxy (next layer)"));
@@ -144,6 +233,7 @@ class Trace {
         return;
       }
       LayerResult p = probe_tcp("proxy", *addr, proxy->port, &route, o_.timeout, stream);
+      add_hops(p, *addr, proxy->port);
       if (p.status == Status::fail) {
         p.evidence["tcp_cause"] = p.cause;
         p.cause = "proxy_unreachable";
@@ -183,6 +273,7 @@ class Trace {
     const std::string path = absolute ? t.scheme + "://" + t.authority() + t.path : t.path;
     ResponseHead head;
     LayerResult h = probe_http(*stream, t.authority(), path, o_.timeout, head, absolute ? auth_ : std::string());
+    if (o_.mtu && !proxy) check_mtu(h, head, *stream, *addr, route, path);
     if (absolute && head.status && answered_by_proxy(head)) {
       // The proxy answered for the origin: the failure belongs to the proxy layer, and the
       // layers after it never ran.
@@ -227,6 +318,9 @@ class Trace {
     }
     verdict["exit_code"] = code;
     out["verdict"] = std::move(verdict);
+    if (!o_.capture.empty())
+      out["capture"] = capture_note_.empty() ? json::value(json::object{{"file", o_.capture}, {"packets", capture_packets_}})
+                                             : json::value(json::object{{"file", nullptr}, {"error", capture_note_}});
     std::string s = json_text(out);
     std::printf("%s\n", s.c_str());
   }
@@ -249,6 +343,11 @@ class Trace {
       }
       std::string what = l.status == Status::not_run ? "not run" : l.status == Status::skipped ? "skipped: " + l.summary : l.summary;
       std::printf("%s %-13s %7s  %s\n", mark.c_str(), l.name.c_str(), time.c_str(), what.c_str());
+      for (auto& d : l.details) std::printf("  %-13s %7s    %s\n", "", "", d.c_str());
+    }
+    if (!o_.capture.empty()) {
+      if (capture_note_.empty()) std::printf("capture: %ld packets written to %s\n", capture_packets_, o_.capture.c_str());
+      else std::printf("capture: %s\n", capture_note_.c_str());
     }
     if (failed)
       std::printf("%s %s: %s [%s, exit %d]\n", paint("\033[1;31m", "FAIL").c_str(), failed->name.c_str(), failed->summary.c_str(),
@@ -259,6 +358,9 @@ class Trace {
 
   const TraceOptions& o_;
   std::string auth_;  // Proxy-Authorization line when the proxy URL carries credentials
+  std::unique_ptr<Capture> capture_;
+  std::string capture_note_;  // why --capture was not possible
+  long capture_packets_ = 0;
   std::vector<LayerResult> layers_;
   double total_ms_ = 0;
 };

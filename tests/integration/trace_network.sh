@@ -17,7 +17,9 @@ resolv_for_client
 bg "$TS" python3 "$here/lib/dns_server.py" 10.99.2.53 53
 dns_listening() { [ -n "$(ip netns exec "$TS" ss -Hlun "sport = :53")" ]; }
 wait_for 10 dns_listening || fail "dns_server.py did not start: $(cat "$BG_LOG")"
-NGINX_ADDRS="10.99.2.2 [fd99:2::2]" nginx_start "$TS" "$(nginx_status_server 8080 200)"
+mkdir -p "$(tmpfile www)" && head -c 300000 /dev/urandom >"$(tmpfile www)/big"
+NGINX_ADDRS="10.99.2.2 [fd99:2::2]" nginx_start "$TS" "$(nginx_status_server 8080 200)
+  server { listen 10.99.2.2:8090; root $(tmpfile www); }"
 
 # Healthy, by name and by address, both families.
 expect_trace - ok 0 -- http://www.test:8080/
@@ -70,6 +72,28 @@ expect_trace tcp host_unreachable 44 -- 10.99.2.2:84
 expect_trace tcp net_unreachable 45 -- 10.99.2.2:85
 expect_trace tcp timeout 46 -- --timeout 1s 10.99.2.2:86
 evidence 'layer("tcp")["evidence"].get("syn_left_host") is True'
+# --hops: the router answers for TTL 1, then silence: packets die after 10.99.1.1.
+expect_trace tcp timeout 46 -- --timeout 1s --hops 10.99.2.2:86
+evidence '[(h["ttl"], h["from"], h["what"]) for h in layer("tcp")["evidence"]["hops"]] == [(1, "10.99.1.1", "time_exceeded"), (2, None, "no_answer"), (3, None, "no_answer"), (4, None, "no_answer")]'
+human=$(ip netns exec "$TC" "$EDGE" trace --timeout 1s --hops 10.99.2.2:86) || true  # exits 46, as asserted above
+grep -q "packets die after hop 1 (10.99.1.1)" <<<"$human" || fail "--hops human line: $human"
+expect_trace - ok 0 -- --hops http://10.99.2.2:8080/
+evidence '[(h["ttl"], h["from"], h["what"]) for h in layer("tcp")["evidence"]["hops"]] == [(1, "10.99.1.1", "time_exceeded"), (2, "10.99.2.2", "reached")]'
+# --capture: the probe's packets, as a pcap file with the SYN, the answer and the request.
+expect_trace - ok 0 -- --capture "$(tmpfile probe.pcap)" http://10.99.2.2:8080/
+evidence 't["capture"]["packets"] >= 6'
+python3 - "$(tmpfile probe.pcap)" <<'PY' || fail "--capture did not write a pcap file"
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+assert struct.unpack("<I", data[:4])[0] in (0xa1b2c3d4, 0xa1b23c4d), "pcap magic"
+n, off = 0, 24
+while off + 16 <= len(data):
+    incl = struct.unpack("<IIII", data[off:off + 16])[2]
+    off += 16 + incl
+    n += 1
+assert n >= 6, n
+print(f"ok: pcap holds {n} packets")
+PY
 expect_trace tcp admin_prohibited 43 -- -6 http://www.test:87/
 evidence 'layer("tcp")["evidence"]["icmp"]["from"] == "fd99:1::1"'
 nft_in "$TS" 'chain in { type filter hook input priority 0; tcp dport 88 reject with icmp type admin-prohibited; }'
@@ -78,6 +102,14 @@ evidence 'layer("tcp")["evidence"]["icmp"]["from"] == "10.99.2.2"'
 nft_in "$TC" 'chain out { type filter hook output priority 0; tcp dport 89 drop; }'
 expect_trace tcp local_drop 47 -- --timeout 1s 10.99.2.2:89
 evidence 'layer("tcp")["evidence"]["syn_left_host"] is False'
+
+# --mtu: the router drops full-size packets of the response (and sends no ICMP): the
+# response stalls, and arrives whole when the MSS is clamped.
+expect_trace - ok 0 -- --mtu http://10.99.2.2:8090/big
+evidence 'layer("http")["evidence"]["mtu"]["first_attempt"]["bytes"] == 300000'
+nft_in "$TR" 'chain mtu { type filter hook forward priority 0; tcp sport 8090 ip length > 1000 drop; }'
+expect_trace http mtu_blackhole 77 -- --mtu --timeout 1s http://10.99.2.2:8090/big
+evidence 'layer("http")["evidence"]["mtu"]["retry"] == {"bytes": 300000, "complete": True} and layer("http")["evidence"]["mtu"]["retry_mss"] == 536'
 
 # A full conntrack table on the client: the SYN is dropped by this host's conntrack.
 netns_track "$TC"
