@@ -57,6 +57,7 @@ Capture::Capture(const std::string& interface, const std::string& filter, const 
 long Capture::finish() {
   if (thread_.joinable()) {
     stop_ = true;
+    pcap_breakloop(h_->pcap);  // wakes a blocked read (libpcap >= 1.10 on Linux)
     thread_.join();
     // Packets the kernel delivered after the last read: one final non-blocking drain.
     char err[PCAP_ERRBUF_SIZE];

@@ -19,7 +19,10 @@ dns_listening() { [ -n "$(ip netns exec "$TS" ss -Hlun "sport = :53")" ]; }
 wait_for 10 dns_listening || fail "dns_server.py did not start: $(cat "$BG_LOG")"
 mkdir -p "$(tmpfile www)" && head -c 300000 /dev/urandom >"$(tmpfile www)/big"
 NGINX_ADDRS="10.99.2.2 [fd99:2::2]" nginx_start "$TS" "$(nginx_status_server 8080 200)
-  server { listen 10.99.2.2:8090; root $(tmpfile www); }"
+  server {
+    listen 10.99.2.2:8090;
+    root $(tmpfile www);
+  }"
 
 # Healthy, by name and by address, both families.
 expect_trace - ok 0 -- http://www.test:8080/
@@ -103,13 +106,16 @@ nft_in "$TC" 'chain out { type filter hook output priority 0; tcp dport 89 drop;
 expect_trace tcp local_drop 47 -- --timeout 1s 10.99.2.2:89
 evidence 'layer("tcp")["evidence"]["syn_left_host"] is False'
 
-# --mtu: the router drops full-size packets of the response (and sends no ICMP): the
-# response stalls, and arrives whole when the MSS is clamped.
+# --mtu: the router's link toward the client has a 1000-byte MTU and its ICMP "fragmentation
+# needed" is filtered (the classic blackhole): the response stalls, and arrives whole when the
+# MSS is clamped.
 expect_trace - ok 0 -- --mtu http://10.99.2.2:8090/big
 evidence 'layer("http")["evidence"]["mtu"]["first_attempt"]["bytes"] == 300000'
-nft_in "$TR" 'chain mtu { type filter hook forward priority 0; tcp sport 8090 ip length > 1000 drop; }'
+ip -n "$TR" link set r0 mtu 1000
+nft_in "$TR" 'chain out { type filter hook output priority 0; icmp type destination-unreachable icmp code frag-needed drop; }'
 expect_trace http mtu_blackhole 77 -- --mtu --timeout 1s http://10.99.2.2:8090/big
 evidence 'layer("http")["evidence"]["mtu"]["retry"] == {"bytes": 300000, "complete": True} and layer("http")["evidence"]["mtu"]["retry_mss"] == 536'
+ip -n "$TR" link set r0 mtu 1500
 
 # A full conntrack table on the client: the SYN is dropped by this host's conntrack.
 netns_track "$TC"
