@@ -121,13 +121,7 @@ LayerResult probe_http(Stream& s, const std::string& host_header, const std::str
   if (auto it = head.headers.find("server"); it != head.headers.end()) line += " from " + it->second;
   line += ", first byte after " + std::to_string(int(head.first_byte_ms + 0.5)) + "ms";
   if (auto it = head.headers.find("proxy-status"); it != head.headers.end()) line += " (Proxy-Status: " + it->second + ")";
-  const std::string cause(classify_http_status(head.status));
-  if (cause.empty()) {
-    r.status = Status::ok;
-    r.summary = line;
-    return r;
-  }
-  return fail(std::move(r), cause, line);
+  return decide(std::move(r), std::string(classify_http_status(head.status)), line);
 }
 
 }  // namespace edge::trace

@@ -39,4 +39,12 @@ inline LayerResult fail(LayerResult r, std::string cause, std::string summary) {
   return r;
 }
 
+// The classifier's word is final: no cause means the layer passed.
+inline LayerResult decide(LayerResult r, std::string cause, std::string summary) {
+  if (!cause.empty()) return fail(std::move(r), std::move(cause), std::move(summary));
+  r.status = Status::ok;
+  r.summary = std::move(summary);
+  return r;
+}
+
 }  // namespace edge::trace

@@ -40,17 +40,11 @@ LayerResult probe_connect(LayerResult r, Stream& s, const std::string& authority
   if (e != HeadError::none)
     return fail(std::move(r), "proxy_protocol_error", "the proxy's answer to CONNECT " + authority + " is unusable: " + error_text);
   r.evidence["response"] = head_evidence(head);
-  const std::string cause(classify_proxy_status(head.status));
   std::string line = "CONNECT " + authority + ": " + std::to_string(head.status) + " " + head.reason;
   if (auto it = head.headers.find("server"); it != head.headers.end()) line += " from " + it->second;
   for (const char* h : {"proxy-status", "x-squid-error"})
     if (auto it = head.headers.find(h); it != head.headers.end()) line += " (" + std::string(h) + ": " + it->second + ")";
-  if (cause.empty()) {
-    r.status = Status::ok;
-    r.summary = line;
-    return r;
-  }
-  return fail(std::move(r), cause, line);
+  return decide(std::move(r), std::string(classify_proxy_status(head.status)), line);
 }
 
 }  // namespace edge::trace
