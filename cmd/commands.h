@@ -15,7 +15,9 @@ using Runner = std::function<int()>;
 void add_conntrack(CLI::App& app, Runner& runner);
 // Registers `edge trace`.
 void add_trace(CLI::App& app, Runner& runner);
-// nat, proxy, rproxy: described in --help, exit 4 until built.
+// Registers `edge rproxy`.
+void add_rproxy(CLI::App& app, Runner& runner);
+// nat, proxy: described in --help, exit 4 until built.
 void add_planned(CLI::App& app, Runner& runner);
 
 }  // namespace edge::cmd

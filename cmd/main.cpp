@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   edge::cmd::Runner runner;
   edge::cmd::add_conntrack(app, runner);
   edge::cmd::add_trace(app, runner);
+  edge::cmd::add_rproxy(app, runner);
   edge::cmd::add_planned(app, runner);
 
   if (argc > 1 && argv[1][0] != '-' && !has_subcommand(app, argv[1])) {

@@ -21,8 +21,6 @@ constexpr Planned kPlanned[] = {
     {"proxy", "A forward proxy: HTTP, CONNECT tunnels and SOCKS5, deny-all with an allowlist (not built yet)",
      "Planned: absolute-form HTTP and CONNECT, SOCKS5, Squid-style destination allowlists; its flows\n"
      "will list in 'edge conntrack' beside the kernel's."},
-    {"rproxy", "A reverse proxy: HTTP/1.1 or TCP to a pool of backends (not built yet)",
-     "Planned: keepalive pools, X-Forwarded-*, TLS termination, health checks, Proxy-Status errors."},
 };
 
 }  // namespace

@@ -52,7 +52,14 @@ expect 2 "^edge: --proxy: 'http://p:99999' is not a usable proxy URL" trace --pr
 expect 2 "^edge: -4 and -6: choose one family" trace -4 -6 http://h/
 expect 2 "^edge: --cacert: '/nonexistent' is not a readable file" trace --cacert /nonexistent https://h/
 expect 2 "^edge: .*target" trace
-for cmd in nat proxy rproxy; do
+expect 2 "^edge: --to: '10.0.0.1:99999' port 99999 is out of range \(1-65535\)" rproxy --listen 8080 --to 10.0.0.1:99999
+expect 2 "^edge: --listen: 'x' is not a port" rproxy --listen x --to 127.0.0.1:1
+expect 2 "^edge: --mode: 'udp' is not a mode \(expected http or tcp\)" rproxy --listen 8080 --to 127.0.0.1:1 --mode udp
+expect 2 "^edge: --lb: 'fastest' is not a balancing policy" rproxy --listen 8080 --to 127.0.0.1:1 --lb fastest
+expect 2 "^edge: --connect-timeout: 'soon' " rproxy --listen 8080 --to 127.0.0.1:1 --connect-timeout soon
+expect 2 "^edge: --trust-proxy: '10.0.0.0/40' " rproxy --listen 8080 --to 127.0.0.1:1 --trust-proxy 10.0.0.0/40
+expect 2 "^edge: --to is required|^edge: .*--to" rproxy --listen 8080
+for cmd in nat proxy; do
   expect 4 "^edge: $cmd: not built yet" "$cmd"
 done
 out=$("$EDGE" --version) && [ "$out" = "edge 0.1.0" ] || { echo "FAIL: --version printed '$out'"; failures=$((failures + 1)); }

@@ -1,0 +1,98 @@
+// `edge rproxy --listen [ADDR:]PORT --to HOST:PORT [--to ...]`: flags into rproxy::Options,
+// every value validated before a socket is opened.
+#include <CLI/CLI.hpp>
+
+#include "cmd/commands.h"
+#include "core/base/errors.h"
+#include "core/base/numbers.h"
+#include "engines/rproxy/options.h"
+
+namespace edge::cmd {
+namespace {
+
+Millis duration_flag(const std::string& flag, const std::string& v) {
+  auto d = parse_duration(v);
+  if (!d) throw usage_error(flag, v, d.error());
+  if (d->count() < 1) throw usage_error(flag, v, "must be more than 0");
+  return *d;
+}
+
+unsigned count_flag(const std::string& flag, const std::string& v, uint64_t lo, uint64_t hi) {
+  auto n = parse_count(v);
+  if (!n) throw usage_error(flag, v, n.error());
+  if (*n < lo || *n > hi) throw usage_error(flag, v, "is out of range (" + std::to_string(lo) + "-" + std::to_string(hi) + ")");
+  return unsigned(*n);
+}
+
+}  // namespace
+
+void add_rproxy(CLI::App& app, Runner& runner) {
+  struct Flags {
+    std::string listen, mode = "http", lb = "round-robin", threads = "0", connect_timeout = "3s", header_timeout = "10s",
+                backend_timeout = "30s", idle_timeout = "60s", keepalive_timeout = "60s", keepalive = "32", max_conns = "10000",
+                drain = "10s", access_log;
+    std::vector<std::string> to, trust;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* r = app.add_subcommand("rproxy", "A reverse proxy: HTTP/1.1 or TCP to a pool of backends");
+  r->footer(
+      "Examples:\n"
+      "  edge rproxy --listen 8080 --to 127.0.0.1:9000 --to 127.0.0.1:9001\n"
+      "  edge rproxy --listen 127.0.0.1:8443 --mode tcp --to db1:5432 --to db2:5432 --lb least-conn\n"
+      "  edge rproxy --listen 80 --to app:3000 --access-log - --trust-proxy 10.0.0.0/8\n");
+  r->add_option("--listen", f->listen, "[ADDR:]PORT to accept clients on")->required()->type_name("[ADDR:]PORT");
+  r->add_option("--to", f->to, "A backend HOST:PORT (repeat for a pool)")->required()->type_name("HOST:PORT");
+  r->add_option("--mode", f->mode, "http (default) or tcp (bytes relayed as they are)")->type_name("MODE");
+  r->add_option("--lb", f->lb, "Balancing: round-robin (default), least-conn, random or hash-src")->type_name("POLICY");
+  r->add_option("--threads", f->threads, "Worker threads, one listener each (default: one per core)")->type_name("N");
+  r->add_option("--connect-timeout", f->connect_timeout, "Connecting to a backend (default 3s)")->type_name("DUR");
+  r->add_option("--header-timeout", f->header_timeout, "The client's request head (default 10s)")->type_name("DUR");
+  r->add_option("--backend-timeout", f->backend_timeout, "The backend's first response byte (default 30s)")->type_name("DUR");
+  r->add_option("--idle-timeout", f->idle_timeout, "Silence while a body or tunnel streams (default 60s)")->type_name("DUR");
+  r->add_option("--keepalive-timeout", f->keepalive_timeout, "An idle client connection between requests (default 60s)")->type_name("DUR");
+  r->add_option("--keepalive", f->keepalive, "Idle connections kept per backend and thread (default 32)")->type_name("N");
+  r->add_option("--max-conns", f->max_conns, "Client connections at most; more are closed at once (default 10000)")->type_name("N");
+  r->add_option("--drain", f->drain, "On SIGTERM/SIGINT, time to let in-flight requests finish (default 10s)")->type_name("DUR");
+  r->add_option("--trust-proxy", f->trust, "Keep X-Forwarded-* from peers in this CIDR (repeatable)")->type_name("CIDR");
+  r->add_option("--access-log", f->access_log, "One line per request to FILE, or - for stdout")->type_name("FILE");
+  r->callback([f, &runner] {
+    runner = [f] {
+      rproxy::Options o;
+      auto l = Endpoint::parse(f->listen);
+      if (!l) throw usage_error("--listen", f->listen, l.error());
+      o.listen = *l;
+      for (auto& t : f->to) {
+        auto e = Endpoint::parse(t);
+        if (!e) throw usage_error("--to", t, e.error());
+        if (e->host().empty()) throw usage_error("--to", t, "needs a host (HOST:PORT)");
+        o.backends.push_back(*e);
+      }
+      if (f->mode == "http") o.mode = rproxy::Mode::http;
+      else if (f->mode == "tcp") o.mode = rproxy::Mode::tcp;
+      else throw usage_error("--mode", f->mode, "is not a mode (expected http or tcp)");
+      if (f->lb == "round-robin") o.balance = rproxy::Balance::round_robin;
+      else if (f->lb == "least-conn") o.balance = rproxy::Balance::least_conn;
+      else if (f->lb == "random") o.balance = rproxy::Balance::random;
+      else if (f->lb == "hash-src") o.balance = rproxy::Balance::hash_src;
+      else throw usage_error("--lb", f->lb, "is not a balancing policy (expected round-robin, least-conn, random or hash-src)");
+      o.threads = count_flag("--threads", f->threads, 0, 256);
+      o.connect_timeout = duration_flag("--connect-timeout", f->connect_timeout);
+      o.header_timeout = duration_flag("--header-timeout", f->header_timeout);
+      o.backend_timeout = duration_flag("--backend-timeout", f->backend_timeout);
+      o.idle_timeout = duration_flag("--idle-timeout", f->idle_timeout);
+      o.keepalive_timeout = duration_flag("--keepalive-timeout", f->keepalive_timeout);
+      o.drain = duration_flag("--drain", f->drain);
+      o.keepalive = count_flag("--keepalive", f->keepalive, 0, 100000);
+      o.max_conns = count_flag("--max-conns", f->max_conns, 1, 10000000);
+      for (auto& c : f->trust) {
+        auto cidr = Cidr::parse(c);
+        if (!cidr) throw usage_error("--trust-proxy", c, cidr.error());
+        o.trust_proxy.push_back(*cidr);
+      }
+      o.access_log = f->access_log;
+      return rproxy::run(o);
+    };
+  });
+}
+
+}  // namespace edge::cmd

@@ -1,0 +1,131 @@
+// Header rewriting for proxies.
+#include "core/http/forwarding.h"
+
+#include <boost/beast/http/field.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+namespace edge::http {
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = char(std::tolower((unsigned char)c));
+  return out;
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+std::vector<std::string> tokens(std::string_view list) {
+  std::vector<std::string> out;
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    auto t = trim(list.substr(0, comma));
+    if (!t.empty()) out.push_back(lower(t));
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+// Headers a client must not be able to remove by naming them in Connection.
+bool protected_header(const std::string& name) {
+  return name == "content-length" || name == "transfer-encoding" || name == "host" || name == "forwarded" ||
+         name == "via" || name.rfind("x-forwarded-", 0) == 0 || name == "x-real-ip";
+}
+
+}  // namespace
+
+void strip_hop_by_hop(bhttp::fields& h, bool keep_upgrade) {
+  std::vector<std::string> named;
+  for (auto it = h.find(bhttp::field::connection); it != h.end() && it->name() == bhttp::field::connection; ++it)
+    for (auto& t : tokens(it->value())) named.push_back(t);
+  for (auto& n : named)
+    if (!protected_header(n) && !(keep_upgrade && n == "upgrade")) h.erase(n);
+  h.erase(bhttp::field::connection);
+  h.erase(bhttp::field::keep_alive);
+  h.erase(bhttp::field::proxy_connection);
+  h.erase(bhttp::field::proxy_authorization);
+  h.erase(bhttp::field::te);
+  h.erase(bhttp::field::trailer);
+  if (!keep_upgrade) h.erase(bhttp::field::upgrade);
+}
+
+void add_forwarding(bhttp::fields& h, const ForwardingContext& ctx) {
+  const std::string client = ctx.client.str();
+  std::string xff;
+  if (ctx.client_trusted) {
+    // Combine every X-Forwarded-For line the trusted peer sent, then append the peer.
+    for (auto it = h.find("x-forwarded-for"); it != h.end() && lower(it->name_string()) == "x-forwarded-for"; ++it)
+      xff += (xff.empty() ? "" : ", ") + trim(it->value());
+  }
+  xff += (xff.empty() ? "" : ", ") + client;
+  const std::string real_ip = ctx.client_trusted && h.count("x-real-ip") ? std::string(h["x-real-ip"]) : client;
+  const std::string proto = ctx.client_trusted && h.count("x-forwarded-proto") ? std::string(h["x-forwarded-proto"]) : ctx.proto;
+  const std::string host = ctx.client_trusted && h.count("x-forwarded-host") ? std::string(h["x-forwarded-host"]) : std::string(h[bhttp::field::host]);
+  for (const char* name : {"x-forwarded-for", "x-real-ip", "x-forwarded-proto", "x-forwarded-host"}) h.erase(name);
+  if (!ctx.client_trusted) h.erase(bhttp::field::forwarded);
+  h.set("X-Forwarded-For", xff);
+  h.set("X-Real-IP", real_ip);
+  h.set("X-Forwarded-Proto", proto);
+  if (!host.empty()) h.set("X-Forwarded-Host", host);
+  std::string via;
+  for (auto it = h.find(bhttp::field::via); it != h.end() && it->name() == bhttp::field::via; ++it)
+    via += (via.empty() ? "" : ", ") + trim(it->value());
+  h.set(bhttp::field::via, via.empty() ? ctx.via : via + ", " + ctx.via);
+}
+
+std::string framing_problem(const bhttp::fields& h) {
+  const bool has_cl = h.count(bhttp::field::content_length) > 0;
+  const bool has_te = h.count(bhttp::field::transfer_encoding) > 0;
+  if (has_cl && has_te) return "both Content-Length and Transfer-Encoding";
+  if (has_cl) {
+    std::string first;
+    for (auto it = h.find(bhttp::field::content_length); it != h.end() && it->name() == bhttp::field::content_length; ++it) {
+      for (auto& v : tokens(it->value())) {
+        if (v.empty() || !std::all_of(v.begin(), v.end(), [](char c) { return std::isdigit((unsigned char)c); }))
+          return "a Content-Length that is not a number";
+        if (first.empty()) first = v;
+        else if (v != first) return "differing Content-Length values";
+      }
+    }
+  }
+  if (has_te) {
+    std::vector<std::string> codings;
+    for (auto it = h.find(bhttp::field::transfer_encoding); it != h.end() && it->name() == bhttp::field::transfer_encoding; ++it)
+      for (auto& t : tokens(it->value())) codings.push_back(t);
+    // Only "chunked", once, last: anything else could be read differently by the backend.
+    if (codings.size() != 1 || codings.back() != "chunked") return "a Transfer-Encoding other than a single 'chunked'";
+  }
+  for (const auto& f : h) {
+    const auto name = f.name_string();
+    if (name.empty()) return "an empty header name";
+    for (char c : name)
+      if (std::iscntrl((unsigned char)c) || c == ' ' || c == '\t') return "a control character or space in a header name";
+    for (char c : f.value())
+      if (c == '\r' || c == '\n' || c == '\0') return "a bare CR, LF or NUL in a header value";
+  }
+  return "";
+}
+
+std::string raw_head_problem(std::string_view head) {
+  for (size_t i = 0; i < head.size(); ++i) {
+    const char c = head[i];
+    if (c == '\0') return "a NUL byte in the request head";
+    if (c == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n')) return "a bare CR in the request head";
+    if (c == '\n' && (i == 0 || head[i - 1] != '\r')) return "a bare LF in the request head";
+    // A line after the request line that starts with blank space continues the previous
+    // field (obs-fold, RFC 9112 5.2): proxies must not pass it on.
+    if (c == '\n' && i + 1 < head.size() && (head[i + 1] == ' ' || head[i + 1] == '\t')) return "an obs-fold (folded header line)";
+  }
+  return "";
+}
+
+}  // namespace edge::http

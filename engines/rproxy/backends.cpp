@@ -1,0 +1,79 @@
+// Backend resolution, balancing and passive ejection.
+#include "engines/rproxy/backends.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+
+#include <functional>
+#include <random>
+
+namespace edge::rproxy {
+namespace {
+
+std::vector<IpAddr> resolve(const std::string& host) {
+  if (auto literal = IpAddr::parse(host)) return {*literal};
+  std::vector<IpAddr> out;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0) return out;
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    if (a->ai_family == AF_INET) out.push_back(IpAddr::from_bytes(Family::v4, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr));
+    if (a->ai_family == AF_INET6) out.push_back(IpAddr::from_bytes(Family::v6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr));
+  }
+  freeaddrinfo(res);
+  return out;
+}
+
+int64_t now_ticks() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
+
+}  // namespace
+
+BackendSet::BackendSet(const Options& o)
+    : balance_(o.balance), threshold_(o.fail_threshold), eject_for_(o.eject_for) {
+  for (const auto& e : o.backends) {
+    auto b = std::make_unique<Backend>();
+    b->name = e.str();
+    b->port = e.port();
+    b->addresses = resolve(e.host().empty() ? "127.0.0.1" : e.host());
+    backends_.push_back(std::move(b));
+  }
+}
+
+bool BackendSet::healthy(const Backend& b) const {
+  return !b.addresses.empty() && b.down_until.load(std::memory_order_relaxed) <= now_ticks();
+}
+
+std::vector<size_t> BackendSet::plan(const IpAddr& client) {
+  std::vector<size_t> up;
+  for (size_t i = 0; i < backends_.size(); ++i)
+    if (healthy(*backends_[i])) up.push_back(i);
+  if (up.empty()) return up;
+  size_t first = 0;
+  switch (balance_) {
+    case Balance::round_robin: first = next_.fetch_add(1, std::memory_order_relaxed) % up.size(); break;
+    case Balance::random: {
+      thread_local std::minstd_rand rng{std::random_device{}()};
+      first = rng() % up.size();
+      break;
+    }
+    case Balance::least_conn:
+      first = size_t(std::min_element(up.begin(), up.end(), [&](size_t a, size_t b) { return backends_[a]->active < backends_[b]->active; }) - up.begin());
+      break;
+    case Balance::hash_src: first = std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(client.bytes()), client.size())) % up.size(); break;
+  }
+  std::rotate(up.begin(), up.begin() + long(first), up.end());
+  return up;
+}
+
+void BackendSet::succeeded(Backend& b) { b.failures.store(0, std::memory_order_relaxed); }
+
+void BackendSet::failed(Backend& b) {
+  if (b.failures.fetch_add(1, std::memory_order_relaxed) + 1 >= threshold_) {
+    b.down_until.store(now_ticks() + eject_for_.count(), std::memory_order_relaxed);
+    b.failures.store(0, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace edge::rproxy

@@ -1,0 +1,47 @@
+// The backend pool of `edge rproxy`: addresses resolved at start, the balancing choice, and
+// passive health (a backend that fails N times in a row is ejected for a back-off). Shared by
+// every thread; lock-free counters.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/net/addr.h"
+#include "engines/rproxy/options.h"
+
+namespace edge::rproxy {
+
+struct Backend {
+  std::string name;               // as given: host:port
+  std::vector<IpAddr> addresses;  // empty: the name did not resolve (a down backend)
+  uint16_t port = 0;
+  std::atomic<int> active{0};
+  std::atomic<unsigned> failures{0};
+  std::atomic<int64_t> down_until{0};  // steady_clock ticks
+};
+
+class BackendSet {
+ public:
+  BackendSet(const Options& o);
+  size_t size() const { return backends_.size(); }
+  Backend& at(size_t i) { return *backends_[i]; }
+
+  // The order to try backends in for one request: the balancer's choice first, then the
+  // other healthy ones (for a retry when a connect is refused). Empty: none is healthy.
+  std::vector<size_t> plan(const IpAddr& client);
+  void succeeded(Backend& b);
+  void failed(Backend& b);
+  bool healthy(const Backend& b) const;
+
+ private:
+  std::vector<std::unique_ptr<Backend>> backends_;
+  Balance balance_;
+  unsigned threshold_;
+  std::chrono::steady_clock::duration eject_for_;
+  std::atomic<uint64_t> next_{0};
+};
+
+}  // namespace edge::rproxy

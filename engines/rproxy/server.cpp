@@ -1,0 +1,504 @@
+// `edge rproxy`: the reverse proxy. One io_context per thread, each with its own SO_REUSEPORT
+// listener and its own keepalive pool of backend connections (no locks on the request path).
+// Every client connection is one coroutine: read a request head (bounded, strict framing),
+// rewrite its headers, pick a backend (retrying another when a connect is refused before any
+// byte was sent), stream the body over, stream the response back, keep both connections
+// alive when both ends allow it. Failures become precise responses with Proxy-Status (RFC
+// 9209): 502 refused/reset, 504 timeout, 503 no healthy backend.
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdio>
+#include <ctime>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "core/base/errors.h"
+#include "core/http/forwarding.h"
+#include "engines/rproxy/backends.h"
+#include "engines/rproxy/options.h"
+
+namespace edge::rproxy {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+IpAddr to_ipaddr(const asio::ip::address& a) {
+  if (a.is_v4()) return IpAddr::from_bytes(Family::v4, a.to_v4().to_bytes().data());
+  auto v6 = a.to_v6();
+  if (v6.is_v4_mapped()) return IpAddr::from_bytes(Family::v4, asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_bytes().data());
+  return IpAddr::from_bytes(Family::v6, v6.to_bytes().data());
+}
+
+asio::ip::address to_asio(const IpAddr& a) {
+  if (a.family() == Family::v4) {
+    asio::ip::address_v4::bytes_type b;
+    std::copy(a.bytes(), a.bytes() + 4, b.begin());
+    return asio::ip::address_v4(b);
+  }
+  asio::ip::address_v6::bytes_type b;
+  std::copy(a.bytes(), a.bytes() + 16, b.begin());
+  return asio::ip::address_v6(b);
+}
+
+// One line per request (or per TCP connection): who, what, which backend, how long, why it ended.
+class AccessLog {
+ public:
+  explicit AccessLog(const std::string& where) {
+    if (where.empty()) return;
+    if (where == "-") {
+      f_ = stdout;
+      return;
+    }
+    f_ = std::fopen(where.c_str(), "ae");
+    if (!f_) throw Fatal(Exit::usage, "--access-log: cannot open '" + where + "' for appending");
+    owned_ = true;
+  }
+  ~AccessLog() {
+    if (owned_) std::fclose(f_);
+  }
+  bool on() const { return f_ != nullptr; }
+  void write(const std::string& line) {
+    std::lock_guard lk(mu_);
+    std::fwrite(line.data(), 1, line.size(), f_);
+    std::fflush(f_);
+  }
+
+ private:
+  std::FILE* f_ = nullptr;
+  bool owned_ = false;
+  std::mutex mu_;
+};
+
+std::string clf_time() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%d/%b/%Y:%H:%M:%S %z", &tm);
+  return buf;
+}
+
+struct Shared {
+  const Options& o;
+  BackendSet backends;
+  AccessLog log;
+  std::atomic<unsigned> conns{0};
+  std::atomic<bool> draining{false};
+  Shared(const Options& opts) : o(opts), backends(opts), log(opts.access_log) {}
+};
+
+struct ConnCount {
+  std::atomic<unsigned>& n;
+  explicit ConnCount(std::atomic<unsigned>& c) : n(c) { ++n; }
+  ~ConnCount() { --n; }
+};
+
+struct Upstream {
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  explicit Upstream(tcp::socket s) : stream(std::move(s)) {}
+};
+
+// Idle backend connections of one thread, per backend. A connection the backend closed while
+// idle is noticed (peek reads EOF) and dropped instead of reused.
+class Pool {
+ public:
+  Pool(size_t backends, unsigned keep) : idle_(backends), keep_(keep) {}
+  std::unique_ptr<Upstream> take(size_t i) {
+    auto& q = idle_[i];
+    while (!q.empty()) {
+      auto u = std::move(q.back());
+      q.pop_back();
+      char c;
+      const ssize_t n = ::recv(u->stream.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return u;  // open and quiet: reusable
+    }
+    return nullptr;
+  }
+  void put(size_t i, std::unique_ptr<Upstream> u) {
+    if (idle_[i].size() < keep_) idle_[i].push_back(std::move(u));
+  }
+
+ private:
+  std::vector<std::deque<std::unique_ptr<Upstream>>> idle_;
+  unsigned keep_;
+};
+
+constexpr size_t kMaxHead = 64 * 1024;
+
+struct ProxyError {
+  unsigned status = 0;
+  std::string error;  // RFC 9209 error type
+  std::string detail;
+};
+
+asio::awaitable<void> send_error(beast::tcp_stream& s, const ProxyError& e, bool keep_alive, unsigned version) {
+  bhttp::response<bhttp::string_body> r{bhttp::status(e.status), version};
+  r.set(bhttp::field::server, "edge");
+  r.set("Proxy-Status", "edge; error=" + e.error + (e.detail.empty() ? "" : "; details=\"" + e.detail + "\""));
+  r.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+  r.body() = std::to_string(e.status) + " " + std::string(bhttp::obsolete_reason(bhttp::status(e.status))) + ": " +
+             (e.detail.empty() ? e.error : e.detail) + "\n";
+  r.keep_alive(keep_alive);
+  r.prepare_payload();
+  s.expires_after(std::chrono::seconds(5));
+  co_await bhttp::async_write(s, r, nothrow);
+}
+
+// Streams one message from `in` to `out` through a small buffer, header first: the body is
+// never held whole (the Beast relay pattern). Each read and write has the idle timeout.
+template <bool isRequest>
+asio::awaitable<beast::error_code> relay(beast::tcp_stream& in, beast::flat_buffer& in_buf, bhttp::parser<isRequest, bhttp::buffer_body>& p,
+                                         beast::tcp_stream& out, Millis idle, uint64_t& bytes) {
+  bhttp::serializer<isRequest, bhttp::buffer_body> sr{p.get()};
+  char buf[16384];
+  do {
+    if (!p.is_done()) {
+      p.get().body().data = buf;
+      p.get().body().size = sizeof buf;
+      in.expires_after(idle);
+      auto [ec, n] = co_await bhttp::async_read(in, in_buf, p, nothrow);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) co_return ec;
+      p.get().body().size = sizeof buf - p.get().body().size;
+      p.get().body().data = buf;
+      p.get().body().more = !p.is_done();
+      bytes += p.get().body().size;
+    } else {
+      p.get().body().data = nullptr;
+      p.get().body().size = 0;
+      p.get().body().more = false;  // no body, or its end: let the serializer finish
+    }
+    out.expires_after(idle);
+    auto [ec, n] = co_await bhttp::async_write(out, sr, nothrow);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) co_return ec;
+  } while (!p.is_done() && !sr.is_done());
+  co_return beast::error_code{};
+}
+
+// Reads until the buffer holds a whole request head; returns its length. A head longer than
+// kMaxHead fails with header_limit before it is all read.
+asio::awaitable<std::tuple<beast::error_code, size_t>> read_raw_head(beast::tcp_stream& s, beast::flat_buffer& buf) {
+  size_t scanned = 0;
+  while (true) {
+    const std::string_view have(static_cast<const char*>(buf.data().data()), buf.size());
+    const size_t from = scanned >= 3 ? scanned - 3 : 0;
+    if (auto end = have.find("\r\n\r\n", from); end != std::string_view::npos) {
+      if (end + 4 > kMaxHead) co_return std::tuple{beast::error_code(bhttp::error::header_limit), size_t(0)};
+      co_return std::tuple{beast::error_code{}, end + 4};
+    }
+    scanned = have.size();
+    if (have.size() > kMaxHead) co_return std::tuple{beast::error_code(bhttp::error::header_limit), size_t(0)};
+    auto [ec, n] = co_await s.async_read_some(buf.prepare(8192), nothrow);
+    if (ec) co_return std::tuple{ec == asio::error::eof ? beast::error_code(bhttp::error::end_of_stream) : ec, size_t(0)};
+    buf.commit(n);
+  }
+}
+
+asio::awaitable<std::pair<std::unique_ptr<Upstream>, ProxyError>> connect_backend(Shared& sh, Backend& b) {
+  auto ex = co_await asio::this_coro::executor;
+  ProxyError last{502, "destination_not_found", b.name + " did not resolve"};
+  for (const IpAddr& a : b.addresses) {
+    beast::tcp_stream s(ex);
+    s.expires_after(sh.o.connect_timeout);
+    auto [ec] = co_await s.async_connect(tcp::endpoint(to_asio(a), b.port), nothrow);
+    if (!ec) {
+      s.socket().set_option(tcp::no_delay(true));
+      s.expires_never();
+      std::pair<std::unique_ptr<Upstream>, ProxyError> ok{std::make_unique<Upstream>(s.release_socket()), ProxyError{}};
+      co_return ok;
+    }
+    if (ec == beast::error::timeout) last = {504, "connection_timeout", "connecting to " + b.name + " timed out"};
+    else if (ec == asio::error::connection_refused) last = {502, "connection_refused", b.name + " refused the connection"};
+    else last = {502, "destination_unavailable", b.name + ": " + ec.message()};
+  }
+  std::pair<std::unique_ptr<Upstream>, ProxyError> none{nullptr, last};
+  co_return none;
+}
+
+asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
+  ConnCount count(sh.conns);
+  const Options& o = sh.o;
+  beast::error_code ec0;
+  const auto remote = sock.remote_endpoint(ec0);
+  const IpAddr peer = to_ipaddr(remote.address());
+  bool trusted = false;
+  for (const auto& c : o.trust_proxy) trusted = trusted || c.contains(peer);
+  beast::tcp_stream client(std::move(sock));
+  beast::flat_buffer cbuf(kMaxHead + 16 * 1024);  // a head over the limit cannot even be buffered
+  bool first = true;
+  while (true) {
+    bhttp::request_parser<bhttp::buffer_body> req_p;
+    req_p.header_limit(kMaxHead);
+    req_p.body_limit(boost::none);  // bodies stream through; no size is buffered
+    client.expires_after(first ? o.header_timeout : o.keepalive_timeout);
+    // The raw head first, to refuse what a parser would quietly repair; then Beast parses it
+    // from the same buffer.
+    auto [ec, n] = co_await read_raw_head(client, cbuf);
+    if (!ec) {
+      const auto raw = std::string_view(static_cast<const char*>(cbuf.data().data()), n);
+      if (auto problem = http::raw_head_problem(raw); !problem.empty()) {
+        const ProxyError err{400, "http_request_error", "malformed request: " + problem};
+        co_await send_error(client, err, false, 11);
+        co_return;
+      }
+      std::tie(ec, n) = co_await bhttp::async_read_header(client, cbuf, req_p, nothrow);
+    }
+    const auto start = Clock::now();
+    if (ec) {
+      // The client left, or went quiet (between requests, or mid-head as a slowloris): close.
+      if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::connection_reset) co_return;
+      // Named, not a braced temporary in the co_await: g++ 12 destroys such temporaries twice.
+      const ProxyError err = ec == bhttp::error::header_limit ? ProxyError{431, "http_request_error", "request header block over 64 KiB"}
+                                                              : ProxyError{400, "http_request_error", "malformed request: " + ec.message()};
+      co_await send_error(client, err, false, 11);
+      co_return;
+    }
+    first = false;
+    auto& req = req_p.get();
+    if (std::distance(req.begin(), req.end()) > 100) {
+      const ProxyError err{431, "http_request_error", "more than 100 header fields"};
+      co_await send_error(client, err, false, req.version());
+      co_return;
+    }
+    if (auto problem = http::framing_problem(req); !problem.empty()) {
+      const ProxyError err{400, "http_request_error", "ambiguous request framing: " + problem};
+      co_await send_error(client, err, false, req.version());
+      co_return;
+    }
+    const bool client_keep = req.keep_alive() && !sh.draining;
+    const std::string method(req.method_string()), target(req.target()), agent(req[bhttp::field::user_agent]);
+    const bool head_request = req.method() == bhttp::verb::head;
+    const bool has_body = req_p.content_length().value_or(0) > 0 || req_p.chunked();
+    http::strip_hop_by_hop(req, false);
+    http::add_forwarding(req, {peer, trusted, "http", "1.1 edge"});
+    req.keep_alive(true);
+
+    // A backend: the balancer's pick, then the others while connects are refused.
+    std::unique_ptr<Upstream> up;
+    Backend* backend = nullptr;
+    size_t backend_index = 0;
+    bool reused = false;
+    ProxyError failure{503, "destination_unavailable", "no healthy backend"};
+    for (size_t i : sh.backends.plan(peer)) {
+      Backend& b = sh.backends.at(i);
+      if ((up = pool.take(i))) {
+        reused = true;
+      } else {
+        auto connected = co_await connect_backend(sh, b);
+        if (!connected.first) {
+          sh.backends.failed(b);
+          failure = connected.second;
+          continue;
+        }
+        up = std::move(connected.first);
+      }
+      backend = &b;
+      backend_index = i;
+      break;
+    }
+    const double connect_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    auto log = [&](unsigned status, uint64_t bytes, const std::string& cause, double first_byte_ms) {
+      if (!sh.log.on()) return;
+      const double total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+      sh.log.write(fmt::format("{} - - [{}] \"{} {} HTTP/{}.{}\" {} {} \"-\" \"{}\" backend={} connect_ms={:.1f} first_byte_ms={:.1f} total_ms={:.1f} cause={}\n",
+                               peer.str(), clf_time(), method, target, req.version() / 10, req.version() % 10, status, bytes, agent,
+                               backend ? backend->name : "-", connect_ms, first_byte_ms, total_ms, cause));
+    };
+    if (!up) {
+      co_await send_error(client, failure, client_keep && !has_body, req.version());
+      log(failure.status, 0, failure.error + "@connect", 0);
+      if (client_keep && !has_body) continue;
+      co_return;
+    }
+    ++backend->active;
+    struct Active {
+      Backend* b;
+      ~Active() { --b->active; }
+    } active{backend};
+
+    uint64_t req_bytes = 0;
+    auto ec_req = co_await relay(client, cbuf, req_p, up->stream, o.idle_timeout, req_bytes);
+    bhttp::response_parser<bhttp::buffer_body> res_p;
+    res_p.body_limit(boost::none);
+    if (head_request) res_p.skip(true);
+    beast::error_code ec_head = ec_req;
+    if (!ec_req) {
+      up->stream.expires_after(o.backend_timeout);
+      auto [e, m] = co_await bhttp::async_read_header(up->stream, up->buffer, res_p, nothrow);
+      ec_head = e;
+    }
+    const double first_byte_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    if (ec_head) {
+      ProxyError err;
+      if (ec_head == beast::error::timeout) err = {504, "http_response_timeout", backend->name + " sent no response within " + format_duration(o.backend_timeout)};
+      else if (ec_head == bhttp::error::end_of_stream || ec_head == asio::error::connection_reset || ec_head == asio::error::eof)
+        err = {502, "connection_terminated", backend->name + " closed the connection without a response"};
+      else err = {502, "http_protocol_error", backend->name + ": " + ec_head.message()};
+      if (!reused) sh.backends.failed(*backend);
+      co_await send_error(client, err, false, req.version());
+      log(err.status, 0, err.error + "@response", first_byte_ms);
+      co_return;
+    }
+    auto& res = res_p.get();
+    if (res.result_int() >= 500) sh.backends.failed(*backend);
+    else sh.backends.succeeded(*backend);
+    const bool backend_keep = res.keep_alive();
+    http::strip_hop_by_hop(res, false);
+    res.set(bhttp::field::via, res.count(bhttp::field::via) ? std::string(res[bhttp::field::via]) + ", 1.1 edge" : std::string("1.1 edge"));
+    const bool keep = client_keep && !sh.draining;
+    res.keep_alive(keep);
+    uint64_t res_bytes = 0;
+    auto ec_res = co_await relay(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes);
+    log(res.result_int(), res_bytes, ec_res ? "relay_" + ec_res.message() + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
+    if (!ec_res && backend_keep && res_p.is_done()) pool.put(backend_index, std::move(up));
+    if (ec_res || !keep) {
+      client.socket().shutdown(tcp::socket::shutdown_send, ec0);
+      co_return;
+    }
+  }
+}
+
+// TCP mode: bytes both ways until both sides finish, or nothing moves for the idle timeout.
+asio::awaitable<void> tcp_session(tcp::socket client, Shared& sh) {
+  ConnCount count(sh.conns);
+  beast::error_code ec0;
+  const IpAddr peer = to_ipaddr(client.remote_endpoint(ec0).address());
+  std::unique_ptr<Upstream> up;
+  Backend* backend = nullptr;
+  for (size_t i : sh.backends.plan(peer)) {
+    auto connected = co_await connect_backend(sh, sh.backends.at(i));
+    if (connected.first) {
+      up = std::move(connected.first);
+      backend = &sh.backends.at(i);
+      sh.backends.succeeded(*backend);
+      break;
+    }
+    sh.backends.failed(sh.backends.at(i));
+  }
+  if (!up) co_return;  // no backend: the client sees the connection close
+  ++backend->active;
+  tcp::socket& server = up->stream.socket();
+  auto last = std::make_shared<Clock::time_point>(Clock::now());
+  auto pump = [last](tcp::socket& from, tcp::socket& to) -> asio::awaitable<void> {
+    std::vector<char> buf(64 * 1024);
+    beast::error_code ec;
+    while (true) {
+      auto [e, n] = co_await from.async_read_some(asio::buffer(buf), nothrow);
+      if (e) break;
+      *last = Clock::now();
+      auto [w, m] = co_await asio::async_write(to, asio::buffer(buf.data(), n), nothrow);
+      if (w) break;
+    }
+    to.shutdown(tcp::socket::shutdown_send, ec);  // half-close: pass the end of stream on
+  };
+  auto watchdog = [&, last]() -> asio::awaitable<void> {
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    while (true) {
+      t.expires_after(std::chrono::milliseconds(500));
+      co_await t.async_wait(nothrow);
+      if (Clock::now() - *last > sh.o.idle_timeout) co_return;
+    }
+  };
+  co_await ((pump(client, server) && pump(server, client)) || watchdog());
+  --backend->active;
+  client.close(ec0);
+}
+
+asio::awaitable<void> accept_loop(tcp::acceptor& acc, Shared& sh, Pool& pool) {
+  while (true) {
+    auto [ec, sock] = co_await acc.async_accept(nothrow);
+    if (ec == asio::error::operation_aborted || !acc.is_open()) co_return;
+    if (ec) continue;
+    if (sh.conns >= sh.o.max_conns) continue;  // sock closes here: over --max-conns
+    sock.set_option(tcp::no_delay(true), ec);
+    if (sh.o.mode == Mode::tcp) asio::co_spawn(acc.get_executor(), tcp_session(std::move(sock), sh), asio::detached);
+    else asio::co_spawn(acc.get_executor(), http_session(std::move(sock), sh, pool), asio::detached);
+  }
+}
+
+tcp::acceptor make_acceptor(asio::io_context& ctx, const Options& o) {
+  const std::string host = o.listen.host().empty() ? "0.0.0.0" : o.listen.host();
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) throw usage_error("--listen", o.listen.str(), "needs an address literal for the host");
+  tcp::endpoint ep(addr, o.listen.port());
+  tcp::acceptor acc(ctx);
+  acc.open(ep.protocol());
+  acc.set_option(tcp::acceptor::reuse_address(true));
+  int one = 1;
+  ::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);  // one listener per thread
+  acc.bind(ep, ec);
+  if (ec) {
+    if (ec == asio::error::address_in_use) throw Fatal(Exit::failed, "--listen " + o.listen.str() + ": the address is already in use");
+    if (ec == asio::error::access_denied) throw Fatal(Exit::privilege, "--listen " + o.listen.str() + ": binding a port below 1024 needs root");
+    throw Fatal(Exit::failed, "--listen " + o.listen.str() + ": " + ec.message());
+  }
+  acc.listen(asio::socket_base::max_listen_connections);
+  return acc;
+}
+
+}  // namespace
+
+int run(const Options& o) {
+  Shared sh(o);
+  const unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::unique_ptr<asio::io_context>> ctxs;
+  std::vector<tcp::acceptor> acceptors;
+  std::vector<std::unique_ptr<Pool>> pools;
+  for (unsigned i = 0; i < threads; ++i) {
+    ctxs.push_back(std::make_unique<asio::io_context>(1));
+    acceptors.push_back(make_acceptor(*ctxs.back(), o));
+    pools.push_back(std::make_unique<Pool>(sh.backends.size(), o.keepalive));
+  }
+  for (unsigned i = 0; i < threads; ++i) asio::co_spawn(*ctxs[i], accept_loop(acceptors[i], sh, *pools[i]), asio::detached);
+
+  for (size_t i = 0; i < sh.backends.size(); ++i)
+    if (sh.backends.at(i).addresses.empty())
+      std::fprintf(stderr, "edge: backend %s does not resolve: it counts as down\n", sh.backends.at(i).name.c_str());
+  std::fprintf(stderr, "edge rproxy: listening on %s (%s), %zu backend(s), %u thread(s)\n", o.listen.str().c_str(),
+               o.mode == Mode::http ? "http" : "tcp", sh.backends.size(), threads);
+
+  // SIGINT/SIGTERM: stop accepting, let in-flight requests finish (up to --drain), then stop.
+  asio::signal_set signals(*ctxs[0], SIGINT, SIGTERM);
+  asio::steady_timer drain_timer(*ctxs[0]);
+  const auto stop_all = [&] {
+    for (auto& c : ctxs) c->stop();
+  };
+  std::function<void()> drain_check;  // re-armed every 50 ms while draining
+  signals.async_wait([&](const beast::error_code& ec, int) {
+    if (ec) return;
+    sh.draining = true;
+    for (unsigned i = 0; i < threads; ++i) asio::post(*ctxs[i], [&acc = acceptors[i]] { beast::error_code e; acc.close(e); });
+    const auto deadline = Clock::now() + o.drain;
+    drain_check = [&, deadline] {
+      if (sh.conns == 0 || Clock::now() >= deadline) return stop_all();
+      drain_timer.expires_after(std::chrono::milliseconds(50));
+      drain_timer.async_wait([&](const beast::error_code&) { drain_check(); });
+    };
+    drain_check();
+  });
+
+  std::vector<std::thread> workers;
+  for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&, i] { ctxs[i]->run(); });
+  ctxs[0]->run();
+  stop_all();
+  for (auto& w : workers) w.join();
+  return 0;
+}
+
+}  // namespace edge::rproxy

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# `edge rproxy` in HTTP mode in front of real nginx backends, inside a namespace of its own:
+# requests and bodies go through intact, forwarding headers are set (and client-sent ones
+# dropped unless trusted), hop-by-hop headers go, backends share the load and are reused
+# (keepalive), a dead backend is skipped with no failed request, errors are 502/503/504 with
+# Proxy-Status, malformed or ambiguous requests get 400/431 while the proxy keeps serving,
+# bodies stream with bounded memory, slow clients do not stop others, SIGTERM drains.
+here=$(dirname "$0")
+source "$here/lib/harness.sh"
+require_netns nginx curl python3 socat
+source "$here/lib/nginx_fixture.sh"
+EDGE=$(realpath "$1")
+
+netns_new ns rp
+in_ns() { ip netns exec "$ns" "$@"; }
+echo_headers='return 200 "xff=$http_x_forwarded_for|rip=$http_x_real_ip|proto=$http_x_forwarded_proto|host=$http_x_forwarded_host|via=$http_via|conn=$http_connection|custom=$http_x_custom|ka=$http_keep_alive|server=$server_port\n";'
+NGINX_ADDRS=127.0.0.1 nginx_start "$ns" "
+  log_format conns '\$connection';
+  server {
+    listen 127.0.0.1:19101;
+    access_log $(tmpfile b1.log) conns;
+    client_max_body_size 0;
+    location / { $echo_headers }
+    location /upload { return 200 \"got \$content_length\\n\"; }
+  }
+  server {
+    listen 127.0.0.1:19102;
+    access_log $(tmpfile b2.log) conns;
+    location / { $echo_headers }
+  }"
+B_PID=$NGINX_PID
+
+start_rproxy() {  # start_rproxy ARGS...: edge rproxy on 127.0.0.1:19100, waits until it listens
+  bg "$ns" "$EDGE" rproxy --listen 127.0.0.1:19100 "$@"
+  RP_PID=$BG_PID
+  listening() { [ -n "$(in_ns ss -Hltn "sport = :19100")" ]; }
+  wait_for 10 listening || fail "edge rproxy did not start: $(cat "$BG_LOG")"
+}
+stop_rproxy() { kill -TERM "$RP_PID"; wait "$RP_PID" || fail "edge rproxy exited $? on SIGTERM"; }
+get() { in_ns curl -s --max-time 10 "$@"; }
+
+start_rproxy --to 127.0.0.1:19101 --to 127.0.0.1:19102 --threads 1 --access-log "$(tmpfile access.log)"
+
+# Through, alternating between the backends, with the forwarding headers set.
+out=$(get http://127.0.0.1:19100/a; get http://127.0.0.1:19100/b)
+grep -q "server=19101" <<<"$out" && grep -q "server=19102" <<<"$out" || fail "round-robin: $out"
+grep -q "xff=127.0.0.1|rip=127.0.0.1|proto=http|host=127.0.0.1:19100|via=1.1 edge|" <<<"$out" || fail "forwarding headers: $out"
+pass "requests go through, round-robin, forwarding headers set"
+
+# Client-sent forwarding headers are dropped: the peer is not trusted.
+out=$(get -H 'X-Forwarded-For: 6.6.6.6' -H 'X-Real-IP: 6.6.6.6' http://127.0.0.1:19100/)
+grep -q "xff=127.0.0.1|rip=127.0.0.1|" <<<"$out" || fail "untrusted X-Forwarded-For kept: $out"
+pass "untrusted X-Forwarded-For dropped"
+
+# Hop-by-hop: Connection-named headers go, but Connection cannot remove forwarding headers.
+out=$(get -H 'Connection: keep-alive, X-Custom' -H 'X-Custom: secret' -H 'Keep-Alive: timeout=5' http://127.0.0.1:19100/)
+grep -q "custom=|ka=|" <<<"$out" || fail "hop-by-hop headers passed on: $out"
+out=$(get -H 'Connection: X-Forwarded-For, X-Real-IP' http://127.0.0.1:19100/)
+grep -q "xff=127.0.0.1|rip=127.0.0.1|" <<<"$out" || fail "Connection removed forwarding headers: $out"
+pass "hop-by-hop headers removed; forwarding headers protected"
+
+# The response carries Via; the access log names backend, timings and cause.
+get -D - -o /dev/null http://127.0.0.1:19100/ | grep -qi '^Via: 1.1 edge' || fail "no Via on the response"
+grep -qE '"GET /a HTTP/1.1" 200 [0-9]+ "-" "curl/[0-9.]+" backend=127.0.0.1:1910[12] connect_ms=[0-9.]+ first_byte_ms=[0-9.]+ total_ms=[0-9.]+ cause=keepalive' "$(tmpfile access.log)" \
+  || fail "access log: $(head -3 "$(tmpfile access.log)")"
+pass "Via and access log"
+
+# Keepalive: 60 client connections, a handful of backend connections.
+: >"$(tmpfile b1.log)"; : >"$(tmpfile b2.log)"
+for i in $(seq 60); do get -o /dev/null http://127.0.0.1:19100/; done
+n=$(cat "$(tmpfile b1.log)" "$(tmpfile b2.log)" | wc -l)
+c=$(cat "$(tmpfile b1.log)" "$(tmpfile b2.log)" | sort -u | wc -l)
+[ "$n" -eq 60 ] && [ "$c" -le 4 ] || fail "keepalive: $n requests over $c backend connections"
+pass "keepalive: $n requests reached the backends over $c connections"
+
+# Streaming with bounded memory: a 256 MiB upload passes through a 16 KiB buffer.
+out=$(head -c $((256 << 20)) /dev/zero | in_ns curl -s --max-time 60 -H 'Expect:' --data-binary @- http://127.0.0.1:19100/upload)
+[ "$out" = "got $((256 << 20))" ] || fail "upload: $out"
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$RP_PID/status")
+[ "$rss" -lt 65536 ] || fail "peak RSS ${rss} KiB for a 256 MiB upload"
+pass "256 MiB upload streamed; peak RSS ${rss} KiB"
+
+# Malformed and ambiguous requests: a precise 400/431 each, and the proxy keeps serving.
+raw() {  # raw REQUEST: the status line the proxy answers with
+  in_ns python3 - "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", 19100), timeout=5)
+s.sendall(sys.argv[1].encode("latin-1").decode("unicode_escape").encode("latin-1"))
+data = b""
+try:
+    while b"\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk: break
+        data += chunk
+except socket.timeout:
+    pass
+print(data.split(b"\r\n")[0].decode("latin-1") if data else "(closed)")
+PY
+}
+bad=(
+  '400|POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'
+  '400|POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n'
+  '400|POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n'
+  '400|POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello'
+  '400|GET / HTTP/1.1\r\nHost: a\r\nX-Folded: a\r\n  b\r\n\r\n'
+  '400|GET / HTTP/1.1\r\nHost: a\r\nX-Bad\x01Name: v\r\n\r\n'
+  '400|GET / HTTP/1.1\r\nHost: a\r\nX-Bare: a\rb\r\n\r\n'
+  '400|GET / HTTP/1.1 extra\r\nHost: a\r\n\r\n'
+)
+for case in "${bad[@]}"; do
+  want=${case%%|*} req=${case#*|}
+  got=$(raw "$req")
+  [[ $got == "HTTP/1.1 $want "* ]] || fail "request $(printf %q "$req") answered '$got', wanted $want"
+  get -o /dev/null -w '%{http_code}' http://127.0.0.1:19100/ | grep -q 200 || fail "proxy stopped serving after a bad request"
+done
+big=$(python3 -c 'print("X-Big: " + "a" * 70000)')
+[[ $(raw "GET / HTTP/1.1\r\nHost: a\r\n$big\r\n\r\n") == "HTTP/1.1 431 "* ]] || fail "a 70 KB header block is not 431"
+many=$(python3 -c 'print("".join(f"X-H{i}: v\\r\\n" for i in range(120)))')
+[[ $(raw "GET / HTTP/1.1\r\nHost: a\r\n${many}\r\n") == "HTTP/1.1 431 "* ]] || fail "120 header fields is not 431"
+pass "${#bad[@]} malformed/smuggling requests -> 400, oversized heads -> 431, serving throughout"
+
+# Slow clients (headers trickled one byte a second) do not stop others.
+in_ns python3 - <<'PY' &
+import socket, time
+socks = []
+for i in range(200):
+    s = socket.create_connection(("127.0.0.1", 19100)); s.send(b"G"); socks.append(s)
+for _ in range(6):
+    time.sleep(1)
+    for s in socks:
+        try: s.send(b"E")
+        except OSError: pass
+PY
+slow=$!
+sleep 1
+start=$(date +%s%N)
+for i in $(seq 20); do get -o /dev/null -w '%{http_code}\n' http://127.0.0.1:19100/ | grep -q 200 || fail "request failed beside slow clients"; done
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$ms" -lt 3000 ] || fail "20 requests took ${ms} ms beside 200 slow clients"
+kill "$slow" 2>/dev/null; wait "$slow" 2>/dev/null || true
+pass "20 requests in ${ms} ms beside 200 slowloris clients"
+stop_rproxy
+pass "SIGTERM: drained and exited 0"
+
+# Failover: a backend that refuses is skipped; no request fails.
+start_rproxy --to 127.0.0.1:19109 --to 127.0.0.1:19101 --threads 1
+for i in $(seq 20); do get -o /dev/null -w '%{http_code}\n' http://127.0.0.1:19100/ | grep -q 200 || fail "request $i failed with one backend refusing"; done
+pass "one backend refusing: 20 of 20 requests served"
+stop_rproxy
+
+# Errors with Proxy-Status: refused (502), ejected (503), no response (504).
+start_rproxy --to 127.0.0.1:19109 --threads 1
+h=$(get -D - -o /dev/null http://127.0.0.1:19100/)
+grep -q "^HTTP/1.1 502" <<<"$h" && grep -qi '^Proxy-Status: edge; error=connection_refused' <<<"$h" || fail "502: $h"
+get -o /dev/null http://127.0.0.1:19100/; get -o /dev/null http://127.0.0.1:19100/
+h=$(get -D - -o /dev/null http://127.0.0.1:19100/)
+grep -q "^HTTP/1.1 503" <<<"$h" && grep -qi '^Proxy-Status: edge; error=destination_unavailable' <<<"$h" || fail "503 after ejection: $h"
+stop_rproxy
+bg "$ns" socat TCP-LISTEN:19108,bind=127.0.0.1,fork,reuseaddr SYSTEM:'sleep 30'
+silent() { [ -n "$(in_ns ss -Hltn "sport = :19108")" ]; }
+wait_for 10 silent || fail "socat"
+start_rproxy --to 127.0.0.1:19108 --threads 1 --backend-timeout 1s
+h=$(get -D - -o /dev/null http://127.0.0.1:19100/)
+grep -q "^HTTP/1.1 504" <<<"$h" && grep -qi '^Proxy-Status: edge; error=http_response_timeout' <<<"$h" || fail "504: $h"
+stop_rproxy
+pass "502 refused, 503 all ejected, 504 no response: each with Proxy-Status"
+
+# Trusted peers keep their X-Forwarded-For, extended with the peer.
+start_rproxy --to 127.0.0.1:19101 --trust-proxy 127.0.0.0/8
+out=$(get -H 'X-Forwarded-For: 203.0.113.9' http://127.0.0.1:19100/)
+grep -q "xff=203.0.113.9, 127.0.0.1|" <<<"$out" || fail "trusted X-Forwarded-For: $out"
+stop_rproxy
+pass "--trust-proxy keeps and extends X-Forwarded-For"
