@@ -8,8 +8,9 @@ _edge_list_flags='--sort --reverse --limit --backend'
 _edge_stats_flags='--warn --top'
 _edge_watch_flags='--event --count --timeout --buffer'
 _edge_trace_flags='-4 -6 --timeout --proxy --cacert --netns --json --hops --mtu --capture -h --help'
+_edge_rproxy_flags='--listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log -h --help'
 # Flags that take a value (the next word, or after '=').
-_edge_value_flags=' -p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --sort --limit --backend --warn --top --event --count --timeout --buffer --proxy --cacert --capture '
+_edge_value_flags=' -p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --sort --limit --backend --warn --top --event --count --timeout --buffer --proxy --cacert --capture --listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log '
 
 # Puts $1 in front of every candidate (for "--flag=value" typed as one word).
 _edge_prefix() {
@@ -85,7 +86,14 @@ _edge() {
             # A URL (http://HOST:PORT) is typed; 'none' forces a direct connection.
             COMPREPLY=($(compgen -W 'none' -- "$cur"))
             _edge_prefix "$pre"; return ;;
-        --cacert | --capture)
+        --mode)
+            COMPREPLY=($(compgen -W 'http tcp' -- "$cur"))
+            _edge_prefix "$pre"; return ;;
+        --lb)
+            COMPREPLY=($(compgen -W 'round-robin least-conn random hash-src' -- "$cur"))
+            _edge_prefix "$pre"; return ;;
+        --cacert | --capture | --access-log)
+            # --access-log also takes '-' (standard output), typed by hand.
             compopt -o filenames 2>/dev/null
             COMPREPLY=($(compgen -f -- "$cur"))
             _edge_prefix "$pre"; return ;;
@@ -96,8 +104,10 @@ _edge() {
                 COMPREPLY=($(compgen -W "$(ip netns list 2>/dev/null | awk '{print $1}')" -- "$cur"))
             fi
             _edge_prefix "$pre"; return ;;
-        -s | --src | -d | --dst | --sport | --dport | --mark | --limit | --warn | --top | --count | --timeout | --buffer)
-            # Free-form values (addresses, ports, numbers, durations): nothing to offer.
+        -s | --src | -d | --dst | --sport | --dport | --mark | --limit | --warn | --top | --count | --timeout | --buffer | \
+            --listen | --to | --trust-proxy | --threads | --keepalive | --max-conns | \
+            --connect-timeout | --header-timeout | --backend-timeout | --idle-timeout | --keepalive-timeout | --drain)
+            # Free-form values (addresses, HOST:PORT, CIDRs, ports, numbers, durations): nothing to offer.
             COMPREPLY=()
             _edge_prefix "$pre"; return ;;
     esac
@@ -116,7 +126,10 @@ _edge() {
         trace)
             # The TARGET (URL, tls://HOST:PORT, HOST:PORT) is typed: only flags to offer.
             words=$_edge_trace_flags ;;
-        nat | proxy | rproxy)
+        rproxy)
+            words=$_edge_rproxy_flags ;;
+        nat | proxy)
+            # Not built yet: only --help.
             words='-h --help' ;;
     esac
     # Subcommand names only where a word (not a flag) is being typed.

@@ -20,7 +20,7 @@ function __edge_netns
     ip netns list 2>/dev/null | string replace -r ' .*' ''
 end
 
-# No file names anywhere except --netns paths and --cacert.
+# No file names anywhere except --netns paths, --cacert, --capture and --access-log.
 complete -c edge -f
 
 # edge
@@ -29,11 +29,30 @@ complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -l version 
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a conntrack -d "The kernel's connection-tracking table"
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a nat -d 'SNAT/masquerade/DNAT box (not built yet)'
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a proxy -d 'Forward proxy (not built yet)'
-complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a rproxy -d 'Reverse proxy (not built yet)'
+complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a rproxy -d 'Reverse proxy: HTTP/1.1 or TCP to a pool of backends'
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a trace -d 'Which layer broke: one probe through every layer'
 
-# edge nat | proxy | rproxy
-complete -c edge -n "__fish_seen_subcommand_from nat proxy rproxy" -s h -l help -d 'Print help and exit'
+# edge nat | proxy (not built yet: only --help)
+complete -c edge -n "__fish_seen_subcommand_from nat proxy" -s h -l help -d 'Print help and exit'
+
+# edge rproxy --listen [ADDR:]PORT --to HOST:PORT [--to ...] (addresses and durations typed by hand)
+set -l rp "__fish_seen_subcommand_from rproxy"
+complete -c edge -n $rp -s h -l help -d 'Print help and exit'
+complete -c edge -n $rp -l listen -x -d '[ADDR:]PORT to accept clients on'
+complete -c edge -n $rp -l to -x -d 'A backend HOST:PORT (repeat for a pool)'
+complete -c edge -n $rp -l mode -x -a 'http tcp' -d 'http (default) or tcp (bytes relayed as they are)'
+complete -c edge -n $rp -l lb -x -a 'round-robin least-conn random hash-src' -d 'Balancing policy (default round-robin)'
+complete -c edge -n $rp -l threads -x -d 'Worker threads (default: one per core)'
+complete -c edge -n $rp -l connect-timeout -x -d 'Connecting to a backend, e.g. 3s (default 3s)'
+complete -c edge -n $rp -l header-timeout -x -d "The client's request head (default 10s)"
+complete -c edge -n $rp -l backend-timeout -x -d "The backend's response head (default 30s)"
+complete -c edge -n $rp -l idle-timeout -x -d 'Silence while a body or tunnel streams (default 60s)'
+complete -c edge -n $rp -l keepalive-timeout -x -d 'Idle client connection between requests (default 60s)'
+complete -c edge -n $rp -l keepalive -x -d 'Idle connections kept per backend and thread (default 32)'
+complete -c edge -n $rp -l max-conns -x -d 'Client connections at most (default 10000)'
+complete -c edge -n $rp -l drain -x -d 'On SIGTERM/SIGINT, time for in-flight requests (default 10s)'
+complete -c edge -n $rp -l trust-proxy -x -d 'Keep X-Forwarded-* from peers in this CIDR (repeatable)'
+complete -c edge -n $rp -l access-log -r -F -d 'One line per request to FILE, or - for stdout'
 
 # edge trace [OPTIONS] TARGET (a URL, tls://HOST:PORT or HOST:PORT, typed by hand)
 set -l tr "__fish_seen_subcommand_from trace"

@@ -160,21 +160,28 @@ asio::awaitable<void> send_error(beast::tcp_stream& s, const ProxyError& e, bool
 
 // Streams one message from `in` to `out` through a small buffer, header first: the body is
 // never held whole (the Beast relay pattern). Each read and write has the idle timeout.
+// `buf` is the connection's own copy buffer, reused for every message it carries. On failure,
+// `reading_failed` says whether the error came from `in` (else from `out`): a client that
+// stops sending its body is not the backend's fault.
 template <bool isRequest>
 asio::awaitable<beast::error_code> relay(beast::tcp_stream& in, beast::flat_buffer& in_buf, bhttp::parser<isRequest, bhttp::buffer_body>& p,
-                                         beast::tcp_stream& out, Millis idle, uint64_t& bytes) {
+                                         beast::tcp_stream& out, Millis idle, uint64_t& bytes, std::vector<char>& buf,
+                                         bool& reading_failed) {
+  reading_failed = false;
   bhttp::serializer<isRequest, bhttp::buffer_body> sr{p.get()};
-  char buf[16384];
   do {
     if (!p.is_done()) {
-      p.get().body().data = buf;
-      p.get().body().size = sizeof buf;
+      p.get().body().data = buf.data();
+      p.get().body().size = buf.size();
       in.expires_after(idle);
       auto [ec, n] = co_await bhttp::async_read(in, in_buf, p, nothrow);
       if (ec == bhttp::error::need_buffer) ec = {};
-      if (ec) co_return ec;
-      p.get().body().size = sizeof buf - p.get().body().size;
-      p.get().body().data = buf;
+      if (ec) {
+        reading_failed = true;
+        co_return ec;
+      }
+      p.get().body().size = buf.size() - p.get().body().size;
+      p.get().body().data = buf.data();
       p.get().body().more = !p.is_done();
       bytes += p.get().body().size;
     } else {
@@ -240,12 +247,32 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
   for (const auto& c : o.trust_proxy) trusted = trusted || c.contains(peer);
   beast::tcp_stream client(std::move(sock));
   beast::flat_buffer cbuf(kMaxHead + 16 * 1024);  // a head over the limit cannot even be buffered
+  std::vector<char> copy_buf;                      // allocated at the first body, kept while the connection lives
   bool first = true;
   while (true) {
     bhttp::request_parser<bhttp::buffer_body> req_p;
     req_p.header_limit(kMaxHead);
     req_p.body_limit(boost::none);  // bodies stream through; no size is buffered
     client.expires_after(first ? o.header_timeout : o.keepalive_timeout);
+    if (cbuf.size() == 0 && client.socket().available(ec0) == 0) {
+      // A connection with nothing to read holds no buffers (nginx's trick: idle connections
+      // are cheap): free them, and wait for the first byte or the timeout. The timer cancels
+      // the wait; a cancelled timer's handler touches nothing.
+      cbuf.shrink_to_fit();
+      copy_buf = {};
+      bool expired = false;
+      asio::steady_timer timer(client.get_executor(), first ? o.header_timeout : o.keepalive_timeout);
+      timer.async_wait([&](const beast::error_code& e) {
+        if (e) return;
+        expired = true;
+        beast::error_code ignored;
+        client.socket().cancel(ignored);
+      });
+      auto [werr] = co_await client.socket().async_wait(tcp::socket::wait_read, nothrow);
+      timer.cancel();
+      if (expired || werr || (!first && sh.draining)) co_return;
+      client.expires_after(o.header_timeout);
+    }
     // The raw head first, to refuse what a parser would quietly repair; then Beast parses it
     // from the same buffer.
     auto [ec, n] = co_await read_raw_head(client, cbuf);
@@ -284,6 +311,15 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
     const std::string method(req.method_string()), target(req.target()), agent(req[bhttp::field::user_agent]);
     const bool head_request = req.method() == bhttp::verb::head;
     const bool has_body = req_p.content_length().value_or(0) > 0 || req_p.chunked();
+    if (beast::iequals(req[bhttp::field::expect], "100-continue")) {
+      // Answered here, as nginx does: the client sends its body at once, the backend never
+      // waits on an expectation the proxy would have to relay mid-request.
+      req.erase(bhttp::field::expect);
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      client.expires_after(o.idle_timeout);
+      auto [cec, cn] = co_await asio::async_write(client, asio::buffer(kContinue), nothrow);
+      if (cec) co_return;
+    }
     http::strip_hop_by_hop(req, false);
     http::add_forwarding(req, {peer, trusted, "http", "1.1 edge"});
     req.keep_alive(true);
@@ -332,9 +368,17 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
     } active{backend};
 
     uint64_t req_bytes = 0;
-    auto ec_req = co_await relay(client, cbuf, req_p, up->stream, o.idle_timeout, req_bytes);
+    if (copy_buf.empty()) copy_buf.resize(16384);
+    bool client_failed = false;
+    auto ec_req = co_await relay(client, cbuf, req_p, up->stream, o.idle_timeout, req_bytes, copy_buf, client_failed);
+    if (ec_req && client_failed) {
+      // The client went away or stalled mid-body: nothing to answer, nobody else to blame.
+      log(0, req_bytes, "client_" + std::string(ec_req == beast::error::timeout ? "idle" : "aborted") + "@request_body", 0);
+      co_return;
+    }
     bhttp::response_parser<bhttp::buffer_body> res_p;
     res_p.body_limit(boost::none);
+    res_p.header_limit(kMaxHead);
     if (head_request) res_p.skip(true);
     beast::error_code ec_head = ec_req;
     if (!ec_req) {
@@ -363,7 +407,8 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
     const bool keep = client_keep && !sh.draining;
     res.keep_alive(keep);
     uint64_t res_bytes = 0;
-    auto ec_res = co_await relay(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes);
+    bool backend_failed = false;
+    auto ec_res = co_await relay(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, backend_failed);
     log(res.result_int(), res_bytes, ec_res ? "relay_" + ec_res.message() + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
     if (!ec_res && backend_keep && res_p.is_done()) pool.put(backend_index, std::move(up));
     if (ec_res || !keep) {

@@ -171,3 +171,22 @@ out=$(get -H 'X-Forwarded-For: 203.0.113.9' http://127.0.0.1:19100/)
 grep -q "xff=203.0.113.9, 127.0.0.1|" <<<"$out" || fail "trusted X-Forwarded-For: $out"
 stop_rproxy
 pass "--trust-proxy keeps and extends X-Forwarded-For"
+
+# Expect: 100-continue is answered by the proxy at once; a client that stalls mid-body costs
+# the backend nothing (three such clients do not eject it).
+start_rproxy --to 127.0.0.1:19101 --idle-timeout 1s --threads 1
+start=$(date +%s%N)
+out=$(head -c 100000 /dev/zero | in_ns curl -s --max-time 10 -H 'Expect: 100-continue' --data-binary @- http://127.0.0.1:19100/upload)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$out" = "got 100000" ] && [ "$ms" -lt 700 ] || fail "Expect: 100-continue upload: '$out' in ${ms} ms"
+for i in 1 2 3; do
+  in_ns python3 -c '
+import socket
+s = socket.create_connection(("127.0.0.1", 19100), timeout=5)
+s.sendall(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789")
+assert s.recv(100) == b""  # closed after the idle timeout, without a response
+' || fail "a stalled upload was answered"
+done
+get -o /dev/null -w '%{http_code}' http://127.0.0.1:19100/ | grep -q 200 || fail "backend ejected after clients stalled"
+stop_rproxy
+pass "100-continue answered at once (${ms} ms); stalled uploads do not eject the backend"

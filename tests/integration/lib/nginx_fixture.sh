@@ -84,7 +84,8 @@ master_process off;
 worker_processes 1;
 pid $prefix/nginx.pid;
 error_log $prefix/error.log info;
-events { worker_connections 256; }
+events { worker_connections ${NGINX_WORKER_CONNECTIONS:-256}; }
+worker_rlimit_nofile $(( ${NGINX_WORKER_CONNECTIONS:-256} * 2 + 64 ));
 http {
   access_log off;
   client_body_temp_path $prefix/body;
