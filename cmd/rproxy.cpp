@@ -2,6 +2,8 @@
 // every value validated before a socket is opened.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+
 #include "cmd/commands.h"
 #include "core/base/errors.h"
 #include "core/base/numbers.h"
@@ -24,6 +26,24 @@ unsigned count_flag(const std::string& flag, const std::string& v, uint64_t lo, 
   return unsigned(*n);
 }
 
+// 'Name: value' pairs; the name must be an HTTP token.
+std::vector<std::pair<std::string, std::string>> header_flags(const std::string& flag, const std::vector<std::string>& values) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& v : values) {
+    const auto colon = v.find(':');
+    const std::string name = v.substr(0, colon);
+    const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+      return std::isalnum((unsigned char)c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    });
+    if (colon == std::string::npos || !token) throw usage_error(flag, v, "is not a header (expected 'Name: value')");
+    std::string value = v.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    if (value.find_first_of("\r\n") != std::string::npos) throw usage_error(flag, v, "has a line break in its value");
+    out.emplace_back(name, value);
+  }
+  return out;
+}
+
 }  // namespace
 
 void add_rproxy(CLI::App& app, Runner& runner) {
@@ -31,7 +51,7 @@ void add_rproxy(CLI::App& app, Runner& runner) {
     std::string listen, mode = "http", lb = "round-robin", threads = "0", connect_timeout = "3s", header_timeout = "10s",
                 backend_timeout = "30s", idle_timeout = "60s", keepalive_timeout = "60s", keepalive = "32", max_conns = "10000",
                 drain = "10s", access_log;
-    std::vector<std::string> to, trust;
+    std::vector<std::string> to, trust, headers, response_headers;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* r = app.add_subcommand("rproxy", "A reverse proxy: HTTP/1.1 or TCP to a pool of backends");
@@ -54,7 +74,9 @@ void add_rproxy(CLI::App& app, Runner& runner) {
   r->add_option("--max-conns", f->max_conns, "Client connections at most; more are closed at once (default 10000)")->type_name("N");
   r->add_option("--drain", f->drain, "On SIGTERM/SIGINT, time to let in-flight requests finish (default 10s)")->type_name("DUR");
   r->add_option("--trust-proxy", f->trust, "Keep X-Forwarded-* from peers in this CIDR (repeatable)")->type_name("CIDR");
-  r->add_option("--access-log", f->access_log, "One line per request to FILE, or - for stdout")->type_name("FILE");
+  r->add_option("--access-log", f->access_log, "One line per request to FILE, or - for stdout (SIGHUP reopens it)")->type_name("FILE");
+  r->add_option("-H,--header", f->headers, "Set this header on every request to the backends (repeatable)")->type_name("'NAME: VALUE'");
+  r->add_option("--response-header", f->response_headers, "Set this header on every response to clients (repeatable)")->type_name("'NAME: VALUE'");
   r->callback([f, &runner] {
     runner = [f] {
       rproxy::Options o;
@@ -90,6 +112,8 @@ void add_rproxy(CLI::App& app, Runner& runner) {
         o.trust_proxy.push_back(*cidr);
       }
       o.access_log = f->access_log;
+      o.request_headers = header_flags("--header", f->headers);
+      o.response_headers = header_flags("--response-header", f->response_headers);
       return rproxy::run(o);
     };
   });

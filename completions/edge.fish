@@ -53,6 +53,8 @@ complete -c edge -n $rp -l max-conns -x -d 'Client connections at most (default 
 complete -c edge -n $rp -l drain -x -d 'On SIGTERM/SIGINT, time for in-flight requests (default 10s)'
 complete -c edge -n $rp -l trust-proxy -x -d 'Keep X-Forwarded-* from peers in this CIDR (repeatable)'
 complete -c edge -n $rp -l access-log -r -F -d 'One line per request to FILE, or - for stdout'
+complete -c edge -n $rp -s H -l header -x -d "Set a header on requests to backends ('Name: value')"
+complete -c edge -n $rp -l response-header -x -d "Set a header on responses to clients ('Name: value')"
 
 # edge trace [OPTIONS] TARGET (a URL, tls://HOST:PORT or HOST:PORT, typed by hand)
 set -l tr "__fish_seen_subcommand_from trace"

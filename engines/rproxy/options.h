@@ -29,6 +29,8 @@ struct Options {
   Millis drain{10000};
   std::vector<Cidr> trust_proxy;
   std::string access_log;          // "", "-" or a file
+  std::vector<std::pair<std::string, std::string>> request_headers;   // -H: set on every request
+  std::vector<std::pair<std::string, std::string>> response_headers;  // --response-header
 };
 
 int run(const Options& o);

@@ -62,12 +62,22 @@ class AccessLog {
       f_ = stdout;
       return;
     }
+    path_ = where;
     f_ = std::fopen(where.c_str(), "ae");
     if (!f_) throw Fatal(Exit::usage, "--access-log: cannot open '" + where + "' for appending");
     owned_ = true;
   }
   ~AccessLog() {
     if (owned_) std::fclose(f_);
+  }
+  // SIGHUP: after log rotation moved the file away, write to a fresh one at the same path.
+  void reopen() {
+    if (!owned_) return;
+    std::lock_guard lk(mu_);
+    if (std::FILE* f = std::fopen(path_.c_str(), "ae")) {
+      std::fclose(f_);
+      f_ = f;
+    }
   }
   bool on() const { return f_ != nullptr; }
   void write(const std::string& line) {
@@ -78,6 +88,7 @@ class AccessLog {
 
  private:
   std::FILE* f_ = nullptr;
+  std::string path_;
   bool owned_ = false;
   std::mutex mu_;
 };
@@ -174,7 +185,8 @@ asio::awaitable<beast::error_code> relay(beast::tcp_stream& in, beast::flat_buff
       p.get().body().data = buf.data();
       p.get().body().size = buf.size();
       in.expires_after(idle);
-      auto [ec, n] = co_await bhttp::async_read(in, in_buf, p, nothrow);
+      // read_some, not read: a streamed response (SSE) must go out as each piece arrives.
+      auto [ec, n] = co_await bhttp::async_read_some(in, in_buf, p, nothrow);
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) {
         reading_failed = true;
@@ -236,6 +248,8 @@ asio::awaitable<std::pair<std::unique_ptr<Upstream>, ProxyError>> connect_backen
   std::pair<std::unique_ptr<Upstream>, ProxyError> none{nullptr, last};
   co_return none;
 }
+
+asio::awaitable<void> tunnel(tcp::socket& a, tcp::socket& b, Millis idle);
 
 asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
   ConnCount count(sh.conns);
@@ -320,9 +334,15 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
       auto [cec, cn] = co_await asio::async_write(client, asio::buffer(kContinue), nothrow);
       if (cec) co_return;
     }
-    http::strip_hop_by_hop(req, false);
+    // An Upgrade the client asks for (WebSocket, h2c, ...) is passed on; after a 101 the
+    // connection becomes a byte tunnel.
+    const bool upgrade = req.count(bhttp::field::upgrade) > 0 && beast::http::token_list(req[bhttp::field::connection]).exists("upgrade");
+    const std::string upgrade_to(req[bhttp::field::upgrade]);
+    http::strip_hop_by_hop(req, upgrade);
     http::add_forwarding(req, {peer, trusted, "http", "1.1 edge"});
-    req.keep_alive(true);
+    for (const auto& [name, value] : o.request_headers) req.set(name, value);
+    if (upgrade) req.set(bhttp::field::connection, "upgrade");
+    else req.keep_alive(true);
 
     // A backend: the balancer's pick, then the others while connects are refused.
     std::unique_ptr<Upstream> up;
@@ -402,9 +422,27 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
     if (res.result_int() >= 500) sh.backends.failed(*backend);
     else sh.backends.succeeded(*backend);
     const bool backend_keep = res.keep_alive();
-    http::strip_hop_by_hop(res, false);
+    const bool switching = upgrade && res.result() == bhttp::status::switching_protocols;
+    http::strip_hop_by_hop(res, switching);
+    for (const auto& [name, value] : o.response_headers) res.set(name, value);
     res.set(bhttp::field::via, res.count(bhttp::field::via) ? std::string(res[bhttp::field::via]) + ", 1.1 edge" : std::string("1.1 edge"));
     const bool keep = client_keep && !sh.draining;
+    if (switching) {
+      res.set(bhttp::field::connection, "upgrade");
+      bhttp::response_serializer<bhttp::buffer_body> sr{res};
+      client.expires_after(o.idle_timeout);
+      auto [wec, wn] = co_await bhttp::async_write_header(client, sr, nothrow);
+      log(101, 0, "upgrade_" + upgrade_to, first_byte_ms);
+      if (wec) co_return;
+      // Bytes either side sent after the handshake may already sit in our buffers: pass them
+      // on first, then tunnel.
+      client.expires_never();
+      up->stream.expires_never();
+      if (cbuf.size()) co_await asio::async_write(up->stream.socket(), cbuf.data(), nothrow);
+      if (up->buffer.size()) co_await asio::async_write(client.socket(), up->buffer.data(), nothrow);
+      co_await tunnel(client.socket(), up->stream.socket(), o.idle_timeout);
+      co_return;
+    }
     res.keep_alive(keep);
     uint64_t res_bytes = 0;
     bool backend_failed = false;
@@ -418,7 +456,34 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
   }
 }
 
-// TCP mode: bytes both ways until both sides finish, or nothing moves for the idle timeout.
+// Bytes both ways until both sides have finished (each end of stream is passed on: half-close),
+// or nothing moves for `idle`. Used by TCP mode and by upgraded (101) HTTP connections.
+asio::awaitable<void> tunnel(tcp::socket& a, tcp::socket& b, Millis idle) {
+  auto last = std::make_shared<Clock::time_point>(Clock::now());
+  auto pump = [last](tcp::socket& from, tcp::socket& to) -> asio::awaitable<void> {
+    std::vector<char> buf(64 * 1024);
+    beast::error_code ec;
+    while (true) {
+      auto [e, n] = co_await from.async_read_some(asio::buffer(buf), nothrow);
+      if (e) break;
+      *last = Clock::now();
+      auto [w, m] = co_await asio::async_write(to, asio::buffer(buf.data(), n), nothrow);
+      if (w) break;
+    }
+    to.shutdown(tcp::socket::shutdown_send, ec);
+  };
+  auto watchdog = [last, idle]() -> asio::awaitable<void> {
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    while (true) {
+      t.expires_after(std::chrono::milliseconds(500));
+      co_await t.async_wait(nothrow);
+      if (Clock::now() - *last > idle) co_return;
+    }
+  };
+  co_await ((pump(a, b) && pump(b, a)) || watchdog());
+}
+
+// TCP mode: one backend connection per client connection, relayed by tunnel().
 asio::awaitable<void> tcp_session(tcp::socket client, Shared& sh) {
   ConnCount count(sh.conns);
   beast::error_code ec0;
@@ -437,29 +502,7 @@ asio::awaitable<void> tcp_session(tcp::socket client, Shared& sh) {
   }
   if (!up) co_return;  // no backend: the client sees the connection close
   ++backend->active;
-  tcp::socket& server = up->stream.socket();
-  auto last = std::make_shared<Clock::time_point>(Clock::now());
-  auto pump = [last](tcp::socket& from, tcp::socket& to) -> asio::awaitable<void> {
-    std::vector<char> buf(64 * 1024);
-    beast::error_code ec;
-    while (true) {
-      auto [e, n] = co_await from.async_read_some(asio::buffer(buf), nothrow);
-      if (e) break;
-      *last = Clock::now();
-      auto [w, m] = co_await asio::async_write(to, asio::buffer(buf.data(), n), nothrow);
-      if (w) break;
-    }
-    to.shutdown(tcp::socket::shutdown_send, ec);  // half-close: pass the end of stream on
-  };
-  auto watchdog = [&, last]() -> asio::awaitable<void> {
-    asio::steady_timer t(co_await asio::this_coro::executor);
-    while (true) {
-      t.expires_after(std::chrono::milliseconds(500));
-      co_await t.async_wait(nothrow);
-      if (Clock::now() - *last > sh.o.idle_timeout) co_return;
-    }
-  };
-  co_await ((pump(client, server) && pump(server, client)) || watchdog());
+  co_await tunnel(client, up->stream.socket(), sh.o.idle_timeout);
   --backend->active;
   client.close(ec0);
 }
@@ -520,6 +563,7 @@ int run(const Options& o) {
 
   // SIGINT/SIGTERM: stop accepting, let in-flight requests finish (up to --drain), then stop.
   asio::signal_set signals(*ctxs[0], SIGINT, SIGTERM);
+  asio::signal_set hup(*ctxs[0], SIGHUP);
   asio::steady_timer drain_timer(*ctxs[0]);
   const auto stop_all = [&] {
     for (auto& c : ctxs) c->stop();
@@ -528,6 +572,7 @@ int run(const Options& o) {
   signals.async_wait([&](const beast::error_code& ec, int) {
     if (ec) return;
     sh.draining = true;
+    hup.cancel();
     for (unsigned i = 0; i < threads; ++i) asio::post(*ctxs[i], [&acc = acceptors[i]] { beast::error_code e; acc.close(e); });
     const auto deadline = Clock::now() + o.drain;
     drain_check = [&, deadline] {
@@ -537,6 +582,15 @@ int run(const Options& o) {
     };
     drain_check();
   });
+
+  std::function<void()> on_hup = [&] {
+    hup.async_wait([&](const beast::error_code& ec, int) {
+      if (ec) return;
+      sh.log.reopen();
+      on_hup();
+    });
+  };
+  on_hup();
 
   std::vector<std::thread> workers;
   for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&, i] { ctxs[i]->run(); });
