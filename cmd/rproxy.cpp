@@ -50,7 +50,7 @@ void add_rproxy(CLI::App& app, Runner& runner) {
   struct Flags {
     std::string listen, mode = "http", lb = "round-robin", threads = "0", connect_timeout = "3s", header_timeout = "10s",
                 backend_timeout = "30s", idle_timeout = "60s", keepalive_timeout = "60s", keepalive = "32", max_conns = "10000",
-                drain = "10s", access_log;
+                drain = "10s", access_log, health, health_interval = "5s";
     std::vector<std::string> to, trust, headers, response_headers;
   };
   auto f = std::make_shared<Flags>();
@@ -75,6 +75,8 @@ void add_rproxy(CLI::App& app, Runner& runner) {
   r->add_option("--drain", f->drain, "On SIGTERM/SIGINT, time to let in-flight requests finish (default 10s)")->type_name("DUR");
   r->add_option("--trust-proxy", f->trust, "Keep X-Forwarded-* from peers in this CIDR (repeatable)")->type_name("CIDR");
   r->add_option("--access-log", f->access_log, "One line per request to FILE, or - for stdout (SIGHUP reopens it)")->type_name("FILE");
+  r->add_option("--health", f->health, "Check each backend with GET PATH (2xx/3xx is up; in tcp mode, a connect)")->type_name("PATH");
+  r->add_option("--health-interval", f->health_interval, "How often to check, and to resolve backend names again (default 5s)")->type_name("DUR");
   r->add_option("-H,--header", f->headers, "Set this header on every request to the backends (repeatable)")->type_name("'NAME: VALUE'");
   r->add_option("--response-header", f->response_headers, "Set this header on every response to clients (repeatable)")->type_name("'NAME: VALUE'");
   r->callback([f, &runner] {
@@ -112,6 +114,9 @@ void add_rproxy(CLI::App& app, Runner& runner) {
         o.trust_proxy.push_back(*cidr);
       }
       o.access_log = f->access_log;
+      if (!f->health.empty() && f->health.front() != '/') throw usage_error("--health", f->health, "is not a path (expected e.g. /healthz)");
+      o.health_path = f->health;
+      o.health_interval = duration_flag("--health-interval", f->health_interval);
       o.request_headers = header_flags("--header", f->headers);
       o.response_headers = header_flags("--response-header", f->response_headers);
       return rproxy::run(o);

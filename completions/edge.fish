@@ -54,6 +54,8 @@ complete -c edge -n $rp -l drain -x -d 'On SIGTERM/SIGINT, time for in-flight re
 complete -c edge -n $rp -l trust-proxy -x -d 'Keep X-Forwarded-* from peers in this CIDR (repeatable)'
 complete -c edge -n $rp -l access-log -r -F -d 'One line per request to FILE, or - for stdout'
 complete -c edge -n $rp -s H -l header -x -d "Set a header on requests to backends ('Name: value')"
+complete -c edge -n $rp -l health -x -d 'Check each backend with GET PATH (tcp mode: a connect)'
+complete -c edge -n $rp -l health-interval -x -d 'How often to check and re-resolve names (default 5s)'
 complete -c edge -n $rp -l response-header -x -d "Set a header on responses to clients ('Name: value')"
 
 # edge trace [OPTIONS] TARGET (a URL, tls://HOST:PORT or HOST:PORT, typed by hand)

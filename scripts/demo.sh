@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs what edge needs, builds it, and shows it doing its job with no configuration:
-# how full this machine's connection-tracking table is and what is in it, then a layered
-# trace to a local web server (every layer passes) and to a closed local port (the verdict
-# names the layer). Everything stays on loopback.
+# Installs what edge needs, builds it, and shows it doing its jobs with no configuration, all
+# on loopback: how full this machine's connection-tracking table is and what is in it; a
+# local web server with `edge rproxy` in front of it and a request through; `edge trace`
+# through that proxy (every layer passes), to a proxy whose backend is down (the verdict
+# names the layer and Proxy-Status the cause), and to a closed port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -15,9 +16,15 @@ run "${sudo_cmd[@]}" build/edge conntrack stats
 run "${sudo_cmd[@]}" build/edge conntrack list --limit 20
 
 dir=$(mktemp -d)
-python3 -m http.server --bind 127.0.0.1 18480 --directory "$dir" >/dev/null 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 50); do curl -fsS -o /dev/null http://127.0.0.1:18480/ 2>/dev/null && break; sleep 0.1; done
-run build/edge trace http://127.0.0.1:18480/
-run build/edge trace 127.0.0.1:1
+echo "hello from the backend" >"$dir/index.txt"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
+python3 -m http.server --bind 127.0.0.1 18480 --directory "$dir" >/dev/null 2>&1 & pids+=($!)
+build/edge rproxy --listen 127.0.0.1:18481 --to 127.0.0.1:18480 --threads 1 --access-log - & pids+=($!)
+build/edge rproxy --listen 127.0.0.1:18482 --to 127.0.0.1:18489 --threads 1 2>/dev/null & pids+=($!)
+for _ in $(seq 50); do curl -fsS -o /dev/null http://127.0.0.1:18481/ 2>/dev/null && break; sleep 0.1; done
+
+run curl -si http://127.0.0.1:18481/index.txt
+run build/edge trace --proxy none http://127.0.0.1:18481/index.txt
+run build/edge trace --proxy none http://127.0.0.1:18482/
+run build/edge trace --proxy none 127.0.0.1:1

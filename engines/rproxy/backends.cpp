@@ -35,14 +35,16 @@ BackendSet::BackendSet(const Options& o)
   for (const auto& e : o.backends) {
     auto b = std::make_unique<Backend>();
     b->name = e.str();
+    b->host = e.host().empty() ? "127.0.0.1" : e.host();
     b->port = e.port();
-    b->addresses = resolve(e.host().empty() ? "127.0.0.1" : e.host());
+    b->addresses = std::make_shared<const std::vector<IpAddr>>(resolve(b->host));
     backends_.push_back(std::move(b));
   }
 }
 
 bool BackendSet::healthy(const Backend& b) const {
-  return !b.addresses.empty() && b.down_until.load(std::memory_order_relaxed) <= now_ticks();
+  return !b.addresses.load()->empty() && b.check_ok.load(std::memory_order_relaxed) &&
+         b.down_until.load(std::memory_order_relaxed) <= now_ticks();
 }
 
 std::vector<size_t> BackendSet::plan(const IpAddr& client) {
@@ -65,6 +67,15 @@ std::vector<size_t> BackendSet::plan(const IpAddr& client) {
   }
   std::rotate(up.begin(), up.begin() + long(first), up.end());
   return up;
+}
+
+void BackendSet::resolve_all() {
+  for (auto& b : backends_) {
+    if (IpAddr::parse(b->host)) continue;
+    auto fresh = resolve(b->host);
+    // A failed lookup keeps the last good addresses: a resolver hiccup must not empty the pool.
+    if (!fresh.empty() || b->addresses.load()->empty()) b->addresses = std::make_shared<const std::vector<IpAddr>>(std::move(fresh));
+  }
 }
 
 void BackendSet::succeeded(Backend& b) { b.failures.store(0, std::memory_order_relaxed); }

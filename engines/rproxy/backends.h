@@ -9,15 +9,21 @@
 #include <string>
 #include <vector>
 
+#include "core/base/duration.h"
+
 #include "core/net/addr.h"
 #include "engines/rproxy/options.h"
 
 namespace edge::rproxy {
 
 struct Backend {
-  std::string name;               // as given: host:port
-  std::vector<IpAddr> addresses;  // empty: the name did not resolve (a down backend)
+  std::string name;  // as given: host:port
+  std::string host;
   uint16_t port = 0;
+  // Swapped whole when the name is re-resolved; readers take a snapshot. Empty: the name
+  // did not resolve (a down backend).
+  std::atomic<std::shared_ptr<const std::vector<IpAddr>>> addresses;
+  std::atomic<bool> check_ok{true};  // the last active health check passed (or none is configured)
   std::atomic<int> active{0};
   std::atomic<unsigned> failures{0};
   std::atomic<int64_t> down_until{0};  // steady_clock ticks
@@ -35,6 +41,8 @@ class BackendSet {
   void succeeded(Backend& b);
   void failed(Backend& b);
   bool healthy(const Backend& b) const;
+  // Resolves every backend name again (literal addresses stay as they are).
+  void resolve_all();
 
  private:
   std::vector<std::unique_ptr<Backend>> backends_;

@@ -29,6 +29,8 @@ struct Options {
   Millis drain{10000};
   std::vector<Cidr> trust_proxy;
   std::string access_log;          // "", "-" or a file
+  std::string health_path;         // --health: GET this path (http) or connect (tcp); "" = passive only
+  Millis health_interval{5000};    // also how often backend names are resolved again
   std::vector<std::pair<std::string, std::string>> request_headers;   // -H: set on every request
   std::vector<std::pair<std::string, std::string>> response_headers;  // --response-header
 };

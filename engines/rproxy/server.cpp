@@ -231,7 +231,8 @@ asio::awaitable<std::tuple<beast::error_code, size_t>> read_raw_head(beast::tcp_
 asio::awaitable<std::pair<std::unique_ptr<Upstream>, ProxyError>> connect_backend(Shared& sh, Backend& b) {
   auto ex = co_await asio::this_coro::executor;
   ProxyError last{502, "destination_not_found", b.name + " did not resolve"};
-  for (const IpAddr& a : b.addresses) {
+  const auto addresses = b.addresses.load();  // a snapshot: re-resolution may swap it meanwhile
+  for (const IpAddr& a : *addresses) {
     beast::tcp_stream s(ex);
     s.expires_after(sh.o.connect_timeout);
     auto [ec] = co_await s.async_connect(tcp::endpoint(to_asio(a), b.port), nothrow);
@@ -507,6 +508,44 @@ asio::awaitable<void> tcp_session(tcp::socket client, Shared& sh) {
   client.close(ec0);
 }
 
+// One active check of one backend: a TCP connect (tcp mode), or GET --health answered 2xx/3xx.
+asio::awaitable<bool> check_backend(Shared& sh, Backend& b) {
+  auto connected = co_await connect_backend(sh, b);
+  if (!connected.first) co_return false;
+  if (sh.o.mode == Mode::tcp) co_return true;
+  Upstream& up = *connected.first;
+  bhttp::request<bhttp::empty_body> req{bhttp::verb::get, sh.o.health_path, 11};
+  req.set(bhttp::field::host, b.host);
+  req.set(bhttp::field::user_agent, "edge-rproxy-health");
+  req.keep_alive(false);
+  up.stream.expires_after(sh.o.connect_timeout + sh.o.connect_timeout);
+  auto [wec, wn] = co_await bhttp::async_write(up.stream, req, nothrow);
+  if (wec) co_return false;
+  bhttp::response_parser<bhttp::empty_body> res;
+  res.skip(true);
+  auto [rec, rn] = co_await bhttp::async_read_header(up.stream, up.buffer, res, nothrow);
+  co_return !rec && res.get().result_int() >= 200 && res.get().result_int() < 400;
+}
+
+// Every --health-interval: backend names are resolved again, and with --health each backend is
+// checked; a failed check takes it out of the pool until a check passes.
+asio::awaitable<void> health_loop(Shared& sh) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (!sh.draining) {
+    sh.backends.resolve_all();
+    if (!sh.o.health_path.empty()) {
+      for (size_t i = 0; i < sh.backends.size(); ++i) {
+        Backend& b = sh.backends.at(i);
+        const bool ok = co_await check_backend(sh, b);
+        if (ok != b.check_ok.exchange(ok))
+          std::fprintf(stderr, "edge: backend %s is %s (health check)\n", b.name.c_str(), ok ? "up again" : "down");
+      }
+    }
+    timer.expires_after(sh.o.health_interval);
+    co_await timer.async_wait(nothrow);
+  }
+}
+
 asio::awaitable<void> accept_loop(tcp::acceptor& acc, Shared& sh, Pool& pool) {
   while (true) {
     auto [ec, sock] = co_await acc.async_accept(nothrow);
@@ -554,9 +593,10 @@ int run(const Options& o) {
     pools.push_back(std::make_unique<Pool>(sh.backends.size(), o.keepalive));
   }
   for (unsigned i = 0; i < threads; ++i) asio::co_spawn(*ctxs[i], accept_loop(acceptors[i], sh, *pools[i]), asio::detached);
+  asio::co_spawn(*ctxs[0], health_loop(sh), asio::detached);
 
   for (size_t i = 0; i < sh.backends.size(); ++i)
-    if (sh.backends.at(i).addresses.empty())
+    if (sh.backends.at(i).addresses.load()->empty())
       std::fprintf(stderr, "edge: backend %s does not resolve: it counts as down\n", sh.backends.at(i).name.c_str());
   std::fprintf(stderr, "edge rproxy: listening on %s (%s), %zu backend(s), %u thread(s)\n", o.listen.str().c_str(),
                o.mode == Mode::http ? "http" : "tcp", sh.backends.size(), threads);

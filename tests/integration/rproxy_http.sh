@@ -22,11 +22,13 @@ NGINX_ADDRS=127.0.0.1 nginx_start "$ns" "
     client_max_body_size 0;
     location / { $echo_headers }
     location /upload { return 200 \"got \$content_length\\n\"; }
+    location /healthz { return 200; }
   }
   server {
     listen 127.0.0.1:19102;
     access_log $(tmpfile b2.log) conns;
     location / { $echo_headers }
+    location /healthz { return 503; }
   }"
 B_PID=$NGINX_PID
 
@@ -190,3 +192,12 @@ done
 get -o /dev/null -w '%{http_code}' http://127.0.0.1:19100/ | grep -q 200 || fail "backend ejected after clients stalled"
 stop_rproxy
 pass "100-continue answered at once (${ms} ms); stalled uploads do not eject the backend"
+
+# Active health: the backend whose /healthz answers 503 gets no traffic.
+start_rproxy --to 127.0.0.1:19101 --to 127.0.0.1:19102 --health /healthz --health-interval 200ms --threads 1
+sleep 0.6
+out=$(for i in $(seq 10); do get http://127.0.0.1:19100/; done)
+[ "$(grep -c "server=19101" <<<"$out")" -eq 10 ] || fail "a backend failing its health check got traffic: $out"
+grep -q "backend 127.0.0.1:19102 is down (health check)" "$BG_LOG" || fail "the ejection was not reported: $(cat "$BG_LOG")"
+stop_rproxy
+pass "--health: a backend answering 503 to /healthz is out of the pool"

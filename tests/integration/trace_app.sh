@@ -84,3 +84,14 @@ evidence 'layer("proxy")["evidence"]["credentials_sent"] is True'
 expect_trace - ok 0 -- --proxy http://edge:secret@10.99.1.1:3130 http://www.test:8080/
 expect_trace proxy proxy_denied 52 -- --proxy "$P" www.test:8080
 evidence 'layer("proxy")["evidence"]["request"] == "CONNECT www.test:8080"'
+
+# Through edge rproxy: a healthy path passes; a dead backend behind it is a bad_gateway whose
+# Proxy-Status names the cause.
+bg "$TS" "$EDGE" rproxy --listen 10.99.2.2:8600 --to 10.99.2.2:8080 --threads 1
+bg "$TS" "$EDGE" rproxy --listen 10.99.2.2:8601 --to 10.99.2.2:8609 --threads 1
+rp_listening() { [ -n "$(ip netns exec "$TS" ss -Hltn "sport = :$1")" ]; }
+wait_for 10 rp_listening 8600 && wait_for 10 rp_listening 8601 || fail "edge rproxy did not start"
+expect_trace - ok 0 -- http://www.test:8600/
+evidence '"1.1 edge" in layer("http")["evidence"]["response"]["headers"].get("via", "")'
+expect_trace http bad_gateway 71 -- http://www.test:8601/
+evidence 'layer("http")["evidence"]["response"]["headers"]["proxy-status"].startswith("edge; error=connection_refused")'
