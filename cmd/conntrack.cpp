@@ -18,7 +18,7 @@ struct FilterFlags {
   bool json = false;
 };
 struct ListFlags {
-  std::string sort, limit, backend;
+  std::string sort, limit, backend, origin;
   bool reverse = false;
 };
 
@@ -46,6 +46,7 @@ void add_list_flags(CLI::App* app, ListFlags& l) {
   app->add_option("--sort", l.sort, "Sort by proto, state, src, dst, sport, dport, timeout, mark, packets or bytes (traffic: biggest first)")->type_name("FIELD");
   app->add_flag("--reverse", l.reverse, "Reverse the --sort order");
   app->add_option("--limit", l.limit, "Print at most N flows (0: all)")->type_name("N");
+  app->add_option("--origin", l.origin, "Whose flows: kernel (default), edge (edge's own proxies, no root needed) or all")->type_name("WHO");
   app->add_option("--backend", l.backend, "Where to read the table: auto (netlink, else /proc), netlink or proc")->type_name("SOURCE");
 }
 
@@ -99,6 +100,10 @@ ListOptions list_options(const FilterFlags& f, const ListFlags& l) {
   else if (!l.backend.empty() && l.backend != "auto")
     throw usage_error("--backend", l.backend, "is not a backend (expected auto, netlink or proc)");
   if (l.reverse && l.sort.empty()) throw Fatal(Exit::usage, "--reverse: needs --sort FIELD");
+  if (l.origin == "edge") o.origin = Origin::edge;
+  else if (l.origin == "all") o.origin = Origin::all;
+  else if (!l.origin.empty() && l.origin != "kernel")
+    throw usage_error("--origin", l.origin, "is not an origin (expected kernel, edge or all)");
   return o;
 }
 
@@ -164,6 +169,7 @@ void add_conntrack(CLI::App& app, Runner& runner) {
         if (!l.sort.empty()) throw list_only("--sort");
         if (!l.limit.empty()) throw list_only("--limit");
         if (!l.backend.empty()) throw list_only("--backend");
+        if (!l.origin.empty()) throw list_only("--origin");
         if (l.reverse) throw list_only("--reverse");
         return 0;
       };
@@ -202,6 +208,7 @@ void add_conntrack(CLI::App& app, Runner& runner) {
         if (!s.sort.empty()) l.sort = s.sort;
         if (!s.limit.empty()) l.limit = s.limit;
         if (!s.backend.empty()) l.backend = s.backend;
+        if (!s.origin.empty()) l.origin = s.origin;
         l.reverse = l.reverse || s.reverse;
         return run_list(list_options(merge(flags->top, flags->list), l));
       };

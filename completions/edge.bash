@@ -4,13 +4,13 @@
 
 # Flags per command path; "conntrack" alone also takes the list flags (it lists by default).
 _edge_filter_flags='-p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --json -h --help'
-_edge_list_flags='--sort --reverse --limit --backend'
+_edge_list_flags='--sort --reverse --limit --backend --origin'
 _edge_stats_flags='--warn --top'
 _edge_watch_flags='--event --count --timeout --buffer'
 _edge_trace_flags='-4 -6 --timeout --proxy --cacert --netns --json --hops --mtu --capture -h --help'
 _edge_rproxy_flags='--listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log -H --header --response-header --health --health-interval -h --help'
 # Flags that take a value (the next word, or after '=').
-_edge_value_flags=' -p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --sort --limit --backend --warn --top --event --count --timeout --buffer --proxy --cacert --capture --listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log -H --header --response-header --health --health-interval '
+_edge_value_flags=' -p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --sort --limit --backend --origin --warn --top --event --count --timeout --buffer --proxy --cacert --capture --listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log -H --header --response-header --health --health-interval '
 
 # Puts $1 in front of every candidate (for "--flag=value" typed as one word).
 _edge_prefix() {
@@ -72,6 +72,9 @@ _edge() {
             _edge_prefix "$pre"; return ;;
         --backend)
             COMPREPLY=($(compgen -W 'auto netlink proc' -- "$cur"))
+            _edge_prefix "$pre"; return ;;
+        --origin)
+            COMPREPLY=($(compgen -W 'kernel edge all' -- "$cur"))
             _edge_prefix "$pre"; return ;;
         --event)
             # A comma-separated list: complete the word after the last comma.

@@ -102,6 +102,7 @@ complete -c edge -n $ct_list -l sort -x -a 'proto state src dst sport dport time
 complete -c edge -n $ct_list -l reverse -d 'Reverse the --sort order'
 complete -c edge -n $ct_list -l limit -x -d 'Print at most N flows'
 complete -c edge -n $ct_list -l backend -x -a 'auto netlink proc' -d 'Where to read the table'
+complete -c edge -n $ct_list -l origin -x -a 'kernel edge all' -d "Whose flows: the kernel's, edge's own, or all"
 
 # conntrack stats
 complete -c edge -n $ct_stats -l warn -x -d 'Exit 1 when fuller than PCT percent'

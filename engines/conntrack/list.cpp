@@ -64,8 +64,8 @@ class Printer {
 
 int run_list(const ListOptions& o) {
   if (!o.common.netns.empty()) enter_netns(o.common.netns, "--netns");
-  FlowSource source(o.backend);
-  Printer printer(o.common.json, accounting_enabled());
+  FlowSource source(o.backend, o.origin);
+  Printer printer(o.common.json, accounting_enabled() || o.origin != Origin::kernel);
   const FlowFilter& filter = o.common.filter;
 
   if (o.sort == SortField::none) {

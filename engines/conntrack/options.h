@@ -17,11 +17,13 @@ struct CommonOptions {
 };
 
 enum class Backend { automatic, netlink, proc };
+enum class Origin { kernel, edge, all };
 enum class SortField { none, proto, state, src, dst, sport, dport, timeout, mark, packets, bytes };
 
 struct ListOptions {
   CommonOptions common;
   Backend backend = Backend::automatic;
+  Origin origin = Origin::kernel;
   SortField sort = SortField::none;
   bool reverse = false;
   uint64_t limit = 0;  // 0: no limit

@@ -5,9 +5,12 @@
 
 #include "core/base/errors.h"
 #include "core/conntrack/proc_table.h"
+#include "core/control/control.h"
 
 namespace edge::conntrack {
-FlowSource::FlowSource(Backend b) {
+FlowSource::FlowSource(Backend b, Origin origin)
+    : kernel_flows_(origin != Origin::edge), edge_flows_(origin != Origin::kernel) {
+  if (!kernel_flows_) return;  // edge's own flows need no privilege and no netlink
   if (b == Backend::proc) {
     if (!proc_table_available())
       throw Fatal(Exit::environment, "--backend proc: /proc/net/nf_conntrack does not exist (kernel built without CONFIG_NF_CONNTRACK_PROCFS, or conntrack not loaded)");
@@ -22,8 +25,13 @@ FlowSource::FlowSource(Backend b) {
 }
 
 void FlowSource::dump(const std::function<bool(const Flow&)>& each) {
-  if (kernel_) kernel_->dump(each);
-  else proc_table_dump(each);
+  if (kernel_flows_) {
+    if (kernel_) kernel_->dump(each);
+    else proc_table_dump(each);
+  }
+  if (edge_flows_)
+    for (const Flow& f : read_edge_flows())
+      if (!each(f)) return;
 }
 
 bool accounting_enabled() {

@@ -10,7 +10,7 @@ namespace edge::conntrack {
 
 class FlowSource {
  public:
-  explicit FlowSource(Backend b);
+  explicit FlowSource(Backend b, Origin origin = Origin::kernel);
   // `each` returns false to stop early (--limit).
   void dump(const std::function<bool(const Flow&)>& each);
   bool is_proc() const { return !kernel_; }
@@ -18,6 +18,7 @@ class FlowSource {
 
  private:
   std::optional<KernelTable> kernel_;
+  bool kernel_flows_ = true, edge_flows_ = false;
 };
 
 // nf_conntrack_acct=1: the kernel keeps per-flow packet and byte counters.

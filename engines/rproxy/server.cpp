@@ -20,6 +20,8 @@
 #include <thread>
 
 #include "core/base/errors.h"
+#include "core/control/control.h"
+#include "core/flow/table.h"
 #include "core/http/forwarding.h"
 #include "engines/rproxy/backends.h"
 #include "engines/rproxy/options.h"
@@ -106,6 +108,7 @@ struct Shared {
   const Options& o;
   BackendSet backends;
   AccessLog log;
+  FlowTable flows{"edge:rproxy:" + std::to_string(getpid())};
   std::atomic<unsigned> conns{0};
   std::atomic<bool> draining{false};
   Shared(const Options& opts) : o(opts), backends(opts), log(opts.access_log) {}
@@ -252,6 +255,40 @@ asio::awaitable<std::pair<std::unique_ptr<Upstream>, ProxyError>> connect_backen
 
 asio::awaitable<void> tunnel(tcp::socket& a, tcp::socket& b, Millis idle);
 
+// The flow of a client connection, conntrack-style: original = client -> our listener; reply,
+// once a backend is chosen = backend -> our address toward it (the translation a proxy does).
+Flow client_flow(const tcp::socket& s, const Options& o) {
+  beast::error_code ec;
+  const auto remote = s.remote_endpoint(ec), local = s.local_endpoint(ec);
+  Flow f;
+  f.proto = 6;  // IPPROTO_TCP
+  f.state = "ESTABLISHED";
+  f.timeout = uint32_t(std::chrono::duration_cast<std::chrono::seconds>(o.idle_timeout).count());
+  f.orig = {to_ipaddr(remote.address()), to_ipaddr(local.address()), remote.port(), local.port()};
+  f.family = f.orig.src.family();
+  f.reply = {f.orig.dst, f.orig.src, f.orig.dport, f.orig.sport};
+  f.assured = true;
+  f.orig_counters = Counters{};
+  f.reply_counters = Counters{};
+  return f;
+}
+
+void set_backend(FlowHandle& flow, const tcp::socket& up) {
+  beast::error_code ec;
+  const auto remote = up.remote_endpoint(ec), local = up.local_endpoint(ec);
+  flow.update([&](Flow& f) {
+    f.reply = {to_ipaddr(remote.address()), to_ipaddr(local.address()), remote.port(), local.port()};
+    classify_nat(f, std::nullopt);
+  });
+}
+
+void count_bytes(FlowHandle& flow, uint64_t to_backend, uint64_t to_client) {
+  flow.update([&](Flow& f) {
+    f.orig_counters->bytes += to_backend;
+    f.reply_counters->bytes += to_client;
+  });
+}
+
 asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
   ConnCount count(sh.conns);
   const Options& o = sh.o;
@@ -260,6 +297,7 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
   const IpAddr peer = to_ipaddr(remote.address());
   bool trusted = false;
   for (const auto& c : o.trust_proxy) trusted = trusted || c.contains(peer);
+  FlowHandle flow(sh.flows, client_flow(sock, o));
   beast::tcp_stream client(std::move(sock));
   beast::flat_buffer cbuf(kMaxHead + 16 * 1024);  // a head over the limit cannot even be buffered
   std::vector<char> copy_buf;                      // allocated at the first body, kept while the connection lives
@@ -382,6 +420,7 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
       if (client_keep && !has_body) continue;
       co_return;
     }
+    set_backend(flow, up->stream.socket());
     ++backend->active;
     struct Active {
       Backend* b;
@@ -448,6 +487,7 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
     uint64_t res_bytes = 0;
     bool backend_failed = false;
     auto ec_res = co_await relay(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, backend_failed);
+    count_bytes(flow, req_bytes, res_bytes);
     log(res.result_int(), res_bytes, ec_res ? "relay_" + ec_res.message() + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
     if (!ec_res && backend_keep && res_p.is_done()) pool.put(backend_index, std::move(up));
     if (ec_res || !keep) {
@@ -502,6 +542,8 @@ asio::awaitable<void> tcp_session(tcp::socket client, Shared& sh) {
     sh.backends.failed(sh.backends.at(i));
   }
   if (!up) co_return;  // no backend: the client sees the connection close
+  FlowHandle flow(sh.flows, client_flow(client, sh.o));
+  set_backend(flow, up->stream.socket());
   ++backend->active;
   co_await tunnel(client, up->stream.socket(), sh.o.idle_timeout);
   --backend->active;
@@ -594,6 +636,8 @@ int run(const Options& o) {
   }
   for (unsigned i = 0; i < threads; ++i) asio::co_spawn(*ctxs[i], accept_loop(acceptors[i], sh, *pools[i]), asio::detached);
   asio::co_spawn(*ctxs[0], health_loop(sh), asio::detached);
+  ControlServer control(sh.flows, "rproxy");
+  if (!control.error().empty()) std::fprintf(stderr, "edge: no control socket (%s): edge conntrack will not see this proxy's flows\n", control.error().c_str());
 
   for (size_t i = 0; i < sh.backends.size(); ++i)
     if (sh.backends.at(i).addresses.load()->empty())

@@ -72,4 +72,33 @@ wait_for 5 test -s "$log" || fail "SIGHUP did not reopen the access log"
 grep -q '"GET /headers HTTP/1.1" 200' "$log" || fail "reopened log: $(cat "$log")"
 grep -q 'upgrade_echo' "$log.1" || fail "the upgrade was not logged"
 pass "SIGHUP reopened the access log"
+
+# edge conntrack --origin edge|all: the proxy's live flows, in the kernel's shape.
+in_ns python3 - "$EDGE" "$RP" <<'PY' || fail "edge conntrack --origin edge"
+import json, socket, subprocess, sys
+edge, pid = sys.argv[1], sys.argv[2]
+s = socket.create_connection(("127.0.0.1", 19400), timeout=5)
+s.sendall(b"GET /headers HTTP/1.1\r\nHost: a\r\n\r\n")
+data = b""
+while b"\r\n\r\n" not in data:
+    data += s.recv(4096)
+port = s.getsockname()[1]
+flows = json.loads(subprocess.run([edge, "conntrack", "--origin", "edge", "--json"], capture_output=True, check=True).stdout)
+mine = [f for f in flows if f["orig"]["sport"] == port]
+assert len(mine) == 1, flows
+f = mine[0]
+assert f["origin"] == f"edge:rproxy:{pid}", f
+assert f["proto"] == "tcp" and f["state"] == "ESTABLISHED", f
+assert f["orig"]["dst"] == "127.0.0.1" and f["orig"]["dport"] == 19400, f
+assert f["reply"]["src"] == "127.0.0.1" and f["reply"]["sport"] == 19401, f
+assert f["counters"]["reply"]["bytes"] > 0 and f["nat"] == ["snat", "dnat"], f
+both = json.loads(subprocess.run([edge, "conntrack", "--origin", "all", "--json"], capture_output=True, check=True).stdout)
+assert any(x["origin"] == f"edge:rproxy:{pid}" and x["orig"]["sport"] == port for x in both), both
+table = subprocess.run([edge, "conntrack", "--origin", "edge"], capture_output=True, text=True, check=True).stdout
+assert f"127.0.0.1:{port} -> 127.0.0.1:19400" in table, table
+print(f"ok: flow {port} -> 19400 via backend 19401 listed with origin edge:rproxy:{pid}")
+PY
+sock=$(ls /run/edge/rproxy-"$RP".sock 2>/dev/null || ls /tmp/edge-"$(id -u)"/rproxy-"$RP".sock)
 kill -TERM "$RP"; wait "$RP" || fail "exit $? on SIGTERM"
+[ ! -e "$sock" ] || fail "the control socket $sock outlived the proxy"
+pass "control socket removed on exit"
