@@ -23,6 +23,7 @@
 #include "core/control/control.h"
 #include "core/flow/table.h"
 #include "core/http/forwarding.h"
+#include "core/net/relay.h"
 #include "engines/rproxy/backends.h"
 #include "engines/rproxy/options.h"
 
@@ -178,7 +179,7 @@ asio::awaitable<void> send_error(beast::tcp_stream& s, const ProxyError& e, bool
 // `reading_failed` says whether the error came from `in` (else from `out`): a client that
 // stops sending its body is not the backend's fault.
 template <bool isRequest>
-asio::awaitable<beast::error_code> relay(beast::tcp_stream& in, beast::flat_buffer& in_buf, bhttp::parser<isRequest, bhttp::buffer_body>& p,
+asio::awaitable<beast::error_code> relay_message(beast::tcp_stream& in, beast::flat_buffer& in_buf, bhttp::parser<isRequest, bhttp::buffer_body>& p,
                                          beast::tcp_stream& out, Millis idle, uint64_t& bytes, std::vector<char>& buf,
                                          bool& reading_failed) {
   reading_failed = false;
@@ -252,8 +253,6 @@ asio::awaitable<std::pair<std::unique_ptr<Upstream>, ProxyError>> connect_backen
   std::pair<std::unique_ptr<Upstream>, ProxyError> none{nullptr, last};
   co_return none;
 }
-
-asio::awaitable<void> tunnel(tcp::socket& a, tcp::socket& b, Millis idle);
 
 // The flow of a client connection, conntrack-style: original = client -> our listener; reply,
 // once a backend is chosen = backend -> our address toward it (the translation a proxy does).
@@ -430,7 +429,7 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
     uint64_t req_bytes = 0;
     if (copy_buf.empty()) copy_buf.resize(16384);
     bool client_failed = false;
-    auto ec_req = co_await relay(client, cbuf, req_p, up->stream, o.idle_timeout, req_bytes, copy_buf, client_failed);
+    auto ec_req = co_await relay_message(client, cbuf, req_p, up->stream, o.idle_timeout, req_bytes, copy_buf, client_failed);
     if (ec_req && client_failed) {
       // The client went away or stalled mid-body: nothing to answer, nobody else to blame.
       log(0, req_bytes, "client_" + std::string(ec_req == beast::error::timeout ? "idle" : "aborted") + "@request_body", 0);
@@ -480,13 +479,14 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
       up->stream.expires_never();
       if (cbuf.size()) co_await asio::async_write(up->stream.socket(), cbuf.data(), nothrow);
       if (up->buffer.size()) co_await asio::async_write(client.socket(), up->buffer.data(), nothrow);
-      co_await tunnel(client.socket(), up->stream.socket(), o.idle_timeout);
+      const RelayBytes moved = co_await edge::relay(client.socket(), up->stream.socket(), o.idle_timeout);
+      count_bytes(flow, moved.a_to_b, moved.b_to_a);
       co_return;
     }
     res.keep_alive(keep);
     uint64_t res_bytes = 0;
     bool backend_failed = false;
-    auto ec_res = co_await relay(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, backend_failed);
+    auto ec_res = co_await relay_message(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, backend_failed);
     count_bytes(flow, req_bytes, res_bytes);
     log(res.result_int(), res_bytes, ec_res ? "relay_" + ec_res.message() + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
     if (!ec_res && backend_keep && res_p.is_done()) pool.put(backend_index, std::move(up));
@@ -497,34 +497,7 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
   }
 }
 
-// Bytes both ways until both sides have finished (each end of stream is passed on: half-close),
-// or nothing moves for `idle`. Used by TCP mode and by upgraded (101) HTTP connections.
-asio::awaitable<void> tunnel(tcp::socket& a, tcp::socket& b, Millis idle) {
-  auto last = std::make_shared<Clock::time_point>(Clock::now());
-  auto pump = [last](tcp::socket& from, tcp::socket& to) -> asio::awaitable<void> {
-    std::vector<char> buf(64 * 1024);
-    beast::error_code ec;
-    while (true) {
-      auto [e, n] = co_await from.async_read_some(asio::buffer(buf), nothrow);
-      if (e) break;
-      *last = Clock::now();
-      auto [w, m] = co_await asio::async_write(to, asio::buffer(buf.data(), n), nothrow);
-      if (w) break;
-    }
-    to.shutdown(tcp::socket::shutdown_send, ec);
-  };
-  auto watchdog = [last, idle]() -> asio::awaitable<void> {
-    asio::steady_timer t(co_await asio::this_coro::executor);
-    while (true) {
-      t.expires_after(std::chrono::milliseconds(500));
-      co_await t.async_wait(nothrow);
-      if (Clock::now() - *last > idle) co_return;
-    }
-  };
-  co_await ((pump(a, b) && pump(b, a)) || watchdog());
-}
-
-// TCP mode: one backend connection per client connection, relayed by tunnel().
+// TCP mode: one backend connection per client connection, relayed by core/net/relay (splice).
 asio::awaitable<void> tcp_session(tcp::socket client, Shared& sh) {
   ConnCount count(sh.conns);
   beast::error_code ec0;
@@ -545,7 +518,8 @@ asio::awaitable<void> tcp_session(tcp::socket client, Shared& sh) {
   FlowHandle flow(sh.flows, client_flow(client, sh.o));
   set_backend(flow, up->stream.socket());
   ++backend->active;
-  co_await tunnel(client, up->stream.socket(), sh.o.idle_timeout);
+  const RelayBytes moved = co_await edge::relay(client, up->stream.socket(), sh.o.idle_timeout);
+  count_bytes(flow, moved.a_to_b, moved.b_to_a);
   --backend->active;
   client.close(ec0);
 }

@@ -1,0 +1,112 @@
+// splice(2) relay: socket -> pipe -> socket per direction, readiness from Asio, a watchdog
+// for the idle timeout.
+#include "core/net/relay.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <memory>
+#include <vector>
+
+#include "core/base/fd.h"
+
+namespace edge {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kPipeSize = 1 << 20;
+
+struct Pipe {
+  UniqueFd r, w;
+  static std::unique_ptr<Pipe> make() {
+    int fds[2];
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return nullptr;
+    auto p = std::make_unique<Pipe>();
+    p->r.reset(fds[0]);
+    p->w.reset(fds[1]);
+    fcntl(fds[1], F_SETPIPE_SZ, int(kPipeSize));  // best effort: larger moves per call
+    return p;
+  }
+};
+
+// One direction with splice; returns when `from` ended (or either side failed).
+asio::awaitable<void> splice_one_way(tcp::socket& from, tcp::socket& to, Pipe& pipe, uint64_t& bytes, Clock::time_point& last) {
+  boost::system::error_code ec;
+  while (true) {
+    ssize_t in = splice(from.native_handle(), nullptr, pipe.w.get(), nullptr, kPipeSize, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (in < 0 && errno == EAGAIN) {
+      auto [e] = co_await from.async_wait(tcp::socket::wait_read, nothrow);
+      if (e) break;
+      continue;
+    }
+    if (in <= 0) break;  // 0: end of stream; < 0: an error
+    last = Clock::now();
+    size_t pending = size_t(in);
+    while (pending > 0) {
+      ssize_t out = splice(pipe.r.get(), nullptr, to.native_handle(), nullptr, pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (out < 0 && errno == EAGAIN) {
+        auto [e] = co_await to.async_wait(tcp::socket::wait_write, nothrow);
+        if (e) co_return;
+        continue;
+      }
+      if (out <= 0) co_return;
+      pending -= size_t(out);
+      bytes += uint64_t(out);
+    }
+  }
+  to.shutdown(tcp::socket::shutdown_send, ec);  // pass the end of stream on
+}
+
+asio::awaitable<void> copy_one_way(tcp::socket& from, tcp::socket& to, uint64_t& bytes, Clock::time_point& last) {
+  std::vector<char> buf(64 * 1024);
+  boost::system::error_code ec;
+  while (true) {
+    auto [e, n] = co_await from.async_read_some(asio::buffer(buf), nothrow);
+    if (e) break;
+    last = Clock::now();
+    auto [w, m] = co_await asio::async_write(to, asio::buffer(buf.data(), n), nothrow);
+    if (w) co_return;
+    bytes += n;
+  }
+  to.shutdown(tcp::socket::shutdown_send, ec);
+}
+
+asio::awaitable<void> watchdog(const Clock::time_point& last, Millis idle) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  while (true) {
+    t.expires_after(std::min(idle, Millis(500)));
+    co_await t.async_wait(nothrow);
+    if (Clock::now() - last > idle) co_return;
+  }
+}
+
+}  // namespace
+
+asio::awaitable<RelayBytes> relay(tcp::socket& a, tcp::socket& b, Millis idle) {
+  RelayBytes bytes;
+  Clock::time_point last = Clock::now();
+  boost::system::error_code ec;
+  a.non_blocking(true, ec);
+  b.non_blocking(true, ec);
+  auto ab = Pipe::make(), ba = Pipe::make();
+  if (ab && ba) {
+    co_await ((splice_one_way(a, b, *ab, bytes.a_to_b, last) && splice_one_way(b, a, *ba, bytes.b_to_a, last)) || watchdog(last, idle));
+  } else {
+    co_await ((copy_one_way(a, b, bytes.a_to_b, last) && copy_one_way(b, a, bytes.b_to_a, last)) || watchdog(last, idle));
+  }
+  co_return bytes;
+}
+
+}  // namespace edge

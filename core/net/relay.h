@@ -1,0 +1,21 @@
+// The relay: bytes both ways between two connected TCP sockets until both directions have
+// ended (each end of stream is passed on as a half-close), or nothing moved for `idle`.
+// Between plain sockets the bytes go through a pipe with splice(2) and never enter user
+// space; where a pipe cannot be made, a buffered copy does the same job. Used by every L4
+// path (edge rproxy --mode tcp, upgraded HTTP connections).
+#pragma once
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
+
+#include "core/base/duration.h"
+
+namespace edge {
+
+struct RelayBytes {
+  uint64_t a_to_b = 0, b_to_a = 0;
+};
+
+boost::asio::awaitable<RelayBytes> relay(boost::asio::ip::tcp::socket& a, boost::asio::ip::tcp::socket& b, Millis idle);
+
+}  // namespace edge
