@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <vector>
 
@@ -49,6 +50,9 @@ bool has_subcommand(const CLI::App& app, const std::string& name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A peer that resets mid-write must be an EPIPE error for the code that wrote, not the end
+  // of the process (splice and OpenSSL write without MSG_NOSIGNAL).
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"edge: stand up a NAT box or proxy in one command, and find out which layer broke.", "edge"};
   app.set_version_flag("--version", std::string("edge ") + EDGE_VERSION);
   app.require_subcommand(1);

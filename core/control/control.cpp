@@ -46,7 +46,13 @@ void write_all(int fd, const std::string& s) {
 
 ControlServer::ControlServer(const FlowTable& table, const std::string& command) : table_(table) {
   const std::string dir = control_dir();
-  mkdir(dir.c_str(), 0755);
+  mkdir(dir.c_str(), 0700);
+  // A directory someone else made first could serve forged flows: it must be ours alone.
+  struct stat st;
+  if (lstat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
+    error_ = dir + " is not a directory owned by this user and writable only by it";
+    return;
+  }
   path_ = dir + "/" + command + "-" + std::to_string(getpid()) + ".sock";
   sockaddr_un sa;
   listen_fd_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -66,6 +72,8 @@ ControlServer::ControlServer(const FlowTable& table, const std::string& command)
       if (!(p[0].revents & POLLIN)) continue;
       UniqueFd c(accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
       if (!c) continue;
+      timeval tv{2, 0};  // a reader that never reads must not hold this thread (and shutdown)
+      setsockopt(c.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
       json::array flows;
       for (const Flow& f : table_.snapshot()) flows.push_back(flow_to_json(f, {}));
       write_all(c.get(), json::serialize(flows));
@@ -103,7 +111,9 @@ std::vector<Flow> flows_from_json(const std::string& text) {
       Flow f;
       f.origin = json::value_to<std::string>(o.at("origin"));
       f.family = o.at("family") == "ipv6" ? Family::v6 : Family::v4;
-      f.proto = *parse_proto(json::value_to<std::string>(o.at("proto")));
+      auto proto = parse_proto(json::value_to<std::string>(o.at("proto")));
+      if (!proto) continue;
+      f.proto = *proto;
       if (o.at("state").is_string())
         if (auto st = parse_tcp_state(json::value_to<std::string>(o.at("state")))) f.state = *st;
       f.timeout = uint32_t(num(o, "timeout"));
@@ -133,6 +143,8 @@ std::vector<Flow> flows_from_json(const std::string& text) {
 std::vector<Flow> read_edge_flows() {
   std::vector<Flow> out;
   const std::string dir = control_dir();
+  struct stat st;
+  if (lstat(dir.c_str(), &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) return out;  // not ours: trust nothing in it
   std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(dir.c_str()), closedir);
   if (!d) return out;
   while (dirent* e = readdir(d.get())) {

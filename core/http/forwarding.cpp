@@ -45,8 +45,9 @@ bool protected_header(const std::string& name) {
 
 void strip_hop_by_hop(bhttp::fields& h, bool keep_upgrade) {
   std::vector<std::string> named;
-  for (auto it = h.find(bhttp::field::connection); it != h.end() && it->name() == bhttp::field::connection; ++it)
-    for (auto& t : tokens(it->value())) named.push_back(t);
+  for (const auto& f : h)
+    if (f.name() == bhttp::field::connection)
+      for (auto& t : tokens(f.value())) named.push_back(t);
   for (auto& n : named)
     if (!protected_header(n) && !(keep_upgrade && n == "upgrade")) h.erase(n);
   h.erase(bhttp::field::connection);
@@ -63,8 +64,8 @@ void add_forwarding(bhttp::fields& h, const ForwardingContext& ctx) {
   std::string xff;
   if (ctx.client_trusted) {
     // Combine every X-Forwarded-For line the trusted peer sent, then append the peer.
-    for (auto it = h.find("x-forwarded-for"); it != h.end() && lower(it->name_string()) == "x-forwarded-for"; ++it)
-      xff += (xff.empty() ? "" : ", ") + trim(it->value());
+    for (const auto& f : h)
+      if (lower(f.name_string()) == "x-forwarded-for") xff += (xff.empty() ? "" : ", ") + trim(f.value());
   }
   xff += (xff.empty() ? "" : ", ") + client;
   const std::string real_ip = ctx.client_trusted && h.count("x-real-ip") ? std::string(h["x-real-ip"]) : client;
@@ -77,8 +78,8 @@ void add_forwarding(bhttp::fields& h, const ForwardingContext& ctx) {
   h.set("X-Forwarded-Proto", proto);
   if (!host.empty()) h.set("X-Forwarded-Host", host);
   std::string via;
-  for (auto it = h.find(bhttp::field::via); it != h.end() && it->name() == bhttp::field::via; ++it)
-    via += (via.empty() ? "" : ", ") + trim(it->value());
+  for (const auto& f : h)
+    if (f.name() == bhttp::field::via) via += (via.empty() ? "" : ", ") + trim(f.value());
   h.set(bhttp::field::via, via.empty() ? ctx.via : via + ", " + ctx.via);
 }
 
@@ -88,8 +89,9 @@ std::string framing_problem(const bhttp::fields& h) {
   if (has_cl && has_te) return "both Content-Length and Transfer-Encoding";
   if (has_cl) {
     std::string first;
-    for (auto it = h.find(bhttp::field::content_length); it != h.end() && it->name() == bhttp::field::content_length; ++it) {
-      for (auto& v : tokens(it->value())) {
+    for (const auto& f : h) {
+      if (f.name() != bhttp::field::content_length) continue;
+      for (auto& v : tokens(f.value())) {
         if (v.empty() || !std::all_of(v.begin(), v.end(), [](char c) { return std::isdigit((unsigned char)c); }))
           return "a Content-Length that is not a number";
         if (first.empty()) first = v;
@@ -99,8 +101,9 @@ std::string framing_problem(const bhttp::fields& h) {
   }
   if (has_te) {
     std::vector<std::string> codings;
-    for (auto it = h.find(bhttp::field::transfer_encoding); it != h.end() && it->name() == bhttp::field::transfer_encoding; ++it)
-      for (auto& t : tokens(it->value())) codings.push_back(t);
+    for (const auto& f : h)
+      if (f.name() == bhttp::field::transfer_encoding)
+        for (auto& t : tokens(f.value())) codings.push_back(t);
     // Only "chunked", once, last: anything else could be read differently by the backend.
     if (codings.size() != 1 || codings.back() != "chunked") return "a Transfer-Encoding other than a single 'chunked'";
   }

@@ -51,7 +51,10 @@ long Stream::read_some(char* buf, size_t len, Clock::time_point deadline, int& e
         if (!wait(POLLOUT, deadline, err)) return -1;
         continue;
       }
-      if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) return 0;  // EOF without close_notify
+      if (e == SSL_ERROR_SYSCALL) {
+        err = errno ? errno : ECONNRESET;  // a real socket error (a reset), not an end of stream
+        return -1;
+      }
       err = EPROTO;
       return -1;
     }

@@ -48,6 +48,7 @@ int on_verify(int ok, X509_STORE_CTX* ctx) {
   if (!ok) {
     auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
     auto* c = static_cast<Collected*>(SSL_get_ex_data(ssl, collected_index()));
+    if (!c) return 1;
     X509* cert = X509_STORE_CTX_get_current_cert(ctx);
     const int code = X509_STORE_CTX_get_error(ctx);
     const int depth = X509_STORE_CTX_get_error_depth(ctx);
@@ -61,7 +62,7 @@ int on_verify(int ok, X509_STORE_CTX* ctx) {
 void on_info(const SSL* ssl, int where, int ret) {
   if ((where & SSL_CB_ALERT) && (where & SSL_CB_READ)) {
     auto* c = static_cast<Collected*>(SSL_get_ex_data(ssl, collected_index()));
-    c->alert_received = SSL_alert_desc_string_long(ret);
+    if (c) c->alert_received = SSL_alert_desc_string_long(ret);
   }
 }
 
@@ -95,6 +96,8 @@ LayerResult probe_tls(Stream& stream, const TlsOptions& o, Millis timeout) {
   r.name = "tls";
   std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, on_verify);
+  // Servers that close without close_notify are common; an EOF is then a clean end of the body.
+  SSL_CTX_set_options(ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
   if (!o.cafile.empty()) {
     if (SSL_CTX_load_verify_locations(ctx.get(), o.cafile.c_str(), nullptr) != 1)
       return fail(std::move(r), "untrusted_chain", "cannot load --cacert " + o.cafile);
@@ -178,6 +181,9 @@ LayerResult probe_tls(Stream& stream, const TlsOptions& o, Millis timeout) {
 
   const std::string cause(classify_tls(obs));
   if (cause.empty()) {
+    // `collected` lives on this frame: nothing may point at it once the stream carries on.
+    SSL_set_info_callback(ssl, nullptr);
+    SSL_set_ex_data(ssl, collected_index(), nullptr);
     stream.attach_tls(ssl);
     r.status = Status::ok;
     X509* cert = SSL_get0_peer_certificate(ssl);

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <ctime>
 #include <deque>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -312,17 +313,23 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
       // the wait; a cancelled timer's handler touches nothing.
       cbuf.shrink_to_fit();
       copy_buf = {};
-      bool expired = false;
+      // The state outlives this scope: a timer handler already queued when the wait ends must
+      // find `done` set and leave the socket alone.
+      struct WaitState {
+        bool expired = false, done = false;
+      };
+      auto st = std::make_shared<WaitState>();
       asio::steady_timer timer(client.get_executor(), first ? o.header_timeout : o.keepalive_timeout);
-      timer.async_wait([&](const beast::error_code& e) {
-        if (e) return;
-        expired = true;
+      timer.async_wait([st, &sock = client.socket()](const beast::error_code& e) {
+        if (e || st->done) return;
+        st->expired = true;
         beast::error_code ignored;
-        client.socket().cancel(ignored);
+        sock.cancel(ignored);
       });
       auto [werr] = co_await client.socket().async_wait(tcp::socket::wait_read, nothrow);
+      st->done = true;
       timer.cancel();
-      if (expired || werr || (!first && sh.draining)) co_return;
+      if (st->expired || werr || (!first && sh.draining)) co_return;
       client.expires_after(o.header_timeout);
     }
     // The raw head first, to refuse what a parser would quietly repair; then Beast parses it
@@ -428,6 +435,10 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
 
     uint64_t req_bytes = 0;
     if (copy_buf.empty()) copy_buf.resize(16384);
+    using ResponseParser = bhttp::response_parser<bhttp::buffer_body>;
+    bhttp::response_parser<bhttp::buffer_body> res_p;
+    beast::error_code ec_head;
+    for (int attempt = 0;; ++attempt) {
     bool client_failed = false;
     auto ec_req = co_await relay_message(client, cbuf, req_p, up->stream, o.idle_timeout, req_bytes, copy_buf, client_failed);
     if (ec_req && client_failed) {
@@ -435,15 +446,42 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
       log(0, req_bytes, "client_" + std::string(ec_req == beast::error::timeout ? "idle" : "aborted") + "@request_body", 0);
       co_return;
     }
-    bhttp::response_parser<bhttp::buffer_body> res_p;
+    if (attempt > 0) {
+      res_p.~ResponseParser();
+      new (&res_p) ResponseParser();
+    }
     res_p.body_limit(boost::none);
     res_p.header_limit(kMaxHead);
     if (head_request) res_p.skip(true);
-    beast::error_code ec_head = ec_req;
+    ec_head = ec_req;
     if (!ec_req) {
       up->stream.expires_after(o.backend_timeout);
       auto [e, m] = co_await bhttp::async_read_header(up->stream, up->buffer, res_p, nothrow);
       ec_head = e;
+      // Interim responses (100, 103) are not the answer: drop them and read on, or the final
+      // response would stay in the buffer and reach the next user of this connection.
+      while (!ec_head && res_p.get().result_int() >= 100 && res_p.get().result_int() < 200 &&
+             res_p.get().result() != bhttp::status::switching_protocols) {
+        res_p.~ResponseParser();  // a parser reads one message: start afresh
+        new (&res_p) ResponseParser();
+        res_p.body_limit(boost::none);
+        res_p.header_limit(kMaxHead);
+        if (head_request) res_p.skip(true);
+        auto [e2, m2] = co_await bhttp::async_read_header(up->stream, up->buffer, res_p, nothrow);
+        ec_head = e2;
+      }
+    }
+    // A pooled connection the backend had closed meanwhile fails before any response byte:
+    // a bodiless request is sent once more on a fresh connection (it never reached the app).
+    const bool stale = reused && !has_body && attempt == 0 &&
+                       (ec_head == bhttp::error::end_of_stream || ec_head == asio::error::connection_reset ||
+                        ec_head == asio::error::eof || ec_head == asio::error::broken_pipe);
+    if (!stale) break;
+    auto fresh = co_await connect_backend(sh, *backend);
+    if (!fresh.first) break;
+    up = std::move(fresh.first);
+    reused = false;
+    set_backend(flow, up->stream.socket());
     }
     const double first_byte_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     if (ec_head) {
@@ -460,12 +498,14 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
     auto& res = res_p.get();
     if (res.result_int() >= 500) sh.backends.failed(*backend);
     else sh.backends.succeeded(*backend);
-    const bool backend_keep = res.keep_alive();
+    // A body framed by the connection's close cannot be followed by another message.
+    const bool close_framed = res_p.need_eof();
+    const bool backend_keep = res.keep_alive() && !close_framed;
     const bool switching = upgrade && res.result() == bhttp::status::switching_protocols;
     http::strip_hop_by_hop(res, switching);
     for (const auto& [name, value] : o.response_headers) res.set(name, value);
     res.set(bhttp::field::via, res.count(bhttp::field::via) ? std::string(res[bhttp::field::via]) + ", 1.1 edge" : std::string("1.1 edge"));
-    const bool keep = client_keep && !sh.draining;
+    const bool keep = client_keep && !sh.draining && !close_framed;
     if (switching) {
       res.set(bhttp::field::connection, "upgrade");
       bhttp::response_serializer<bhttp::buffer_body> sr{res};
@@ -489,7 +529,7 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
     auto ec_res = co_await relay_message(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, backend_failed);
     count_bytes(flow, req_bytes, res_bytes);
     log(res.result_int(), res_bytes, ec_res ? "relay_" + ec_res.message() + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
-    if (!ec_res && backend_keep && res_p.is_done()) pool.put(backend_index, std::move(up));
+    if (!ec_res && backend_keep && res_p.is_done() && up->buffer.size() == 0) pool.put(backend_index, std::move(up));
     if (ec_res || !keep) {
       client.socket().shutdown(tcp::socket::shutdown_send, ec0);
       co_return;
@@ -548,7 +588,6 @@ asio::awaitable<bool> check_backend(Shared& sh, Backend& b) {
 asio::awaitable<void> health_loop(Shared& sh) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (!sh.draining) {
-    sh.backends.resolve_all();
     if (!sh.o.health_path.empty()) {
       for (size_t i = 0; i < sh.backends.size(); ++i) {
         Backend& b = sh.backends.at(i);
@@ -566,7 +605,12 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acc, Shared& sh, Pool& pool) {
   while (true) {
     auto [ec, sock] = co_await acc.async_accept(nothrow);
     if (ec == asio::error::operation_aborted || !acc.is_open()) co_return;
-    if (ec) continue;
+    if (ec) {
+      // Out of descriptors (EMFILE/ENFILE) and the like: back off instead of spinning.
+      asio::steady_timer pause(acc.get_executor(), std::chrono::milliseconds(50));
+      co_await pause.async_wait(nothrow);
+      continue;
+    }
     if (sh.conns >= sh.o.max_conns) continue;  // sock closes here: over --max-conns
     sock.set_option(tcp::no_delay(true), ec);
     if (sh.o.mode == Mode::tcp) asio::co_spawn(acc.get_executor(), tcp_session(std::move(sock), sh), asio::detached);
@@ -610,6 +654,33 @@ int run(const Options& o) {
   }
   for (unsigned i = 0; i < threads; ++i) asio::co_spawn(*ctxs[i], accept_loop(acceptors[i], sh, *pools[i]), asio::detached);
   asio::co_spawn(*ctxs[0], health_loop(sh), asio::detached);
+  // Backend names are resolved again on a thread of their own: getaddrinfo blocks, and an I/O
+  // thread must not wait on a slow resolver.
+  std::mutex resolver_mu;
+  std::condition_variable resolver_cv;
+  bool resolver_stop = false;
+  std::thread resolver([&] {
+    std::unique_lock lk(resolver_mu);
+    while (!resolver_cv.wait_for(lk, o.health_interval, [&] { return resolver_stop; })) {
+      lk.unlock();
+      sh.backends.resolve_all();
+      lk.lock();
+    }
+  });
+  struct StopResolver {
+    std::mutex& mu;
+    std::condition_variable& cv;
+    bool& stop;
+    std::thread& t;
+    ~StopResolver() {
+      {
+        std::lock_guard lk(mu);
+        stop = true;
+      }
+      cv.notify_all();
+      t.join();
+    }
+  } stop_resolver{resolver_mu, resolver_cv, resolver_stop, resolver};
   ControlServer control(sh.flows, "rproxy");
   if (!control.error().empty()) std::fprintf(stderr, "edge: no control socket (%s): edge conntrack will not see this proxy's flows\n", control.error().c_str());
 

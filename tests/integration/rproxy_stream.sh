@@ -57,6 +57,16 @@ assert got == payload, (len(got), len(payload))
 print("ok: 101 then 1 MiB echoed through the tunnel, EOF both ways")
 PY
 
+# Interim 103 responses are dropped (the final answer reaches the right client), and a body
+# framed by the close ends the client's response promptly instead of hanging keep-alive.
+out=$(in_ns curl -s --max-time 5 http://127.0.0.1:19400/early http://127.0.0.1:19400/early)
+[ "$out" = "$(printf 'early\nearly')" ] || fail "103 + 200 through the proxy: '$out'"
+start=$(date +%s%N)
+out=$(in_ns curl -s --max-time 5 http://127.0.0.1:19400/close)
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$out" = "until close" ] && [ "$ms" -lt 2000 ] || fail "close-framed body: '$out' in ${ms} ms"
+pass "103 Early Hints dropped; close-framed body ends in ${ms} ms"
+
 # -H reaches the backend, --response-header the client.
 out=$(in_ns curl -s -D - http://127.0.0.1:19400/headers)
 grep -q "^x-env: test" <<<"$out" || fail "-H did not reach the backend: $out"

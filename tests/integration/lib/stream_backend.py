@@ -2,6 +2,8 @@
 """A backend for edge rproxy's streaming tests (standard library only):
   GET /events          server-sent events: 5 events, 300 ms apart, flushed one by one (chunked)
   GET /headers         echoes the request headers as text
+  GET /early           a 103 Early Hints, then 200 "early"
+  GET /close           200 with a body that ends when the connection closes
   Upgrade: echo        answers 101 Switching Protocols, then echoes every byte until EOF
 Usage: stream_backend.py PORT   (binds 127.0.0.1)"""
 import socket
@@ -32,6 +34,13 @@ def handle(conn):
                     conn.shutdown(socket.SHUT_WR)
                     return
                 conn.sendall(chunk)
+        if path == "/early":  # an interim 103, then the answer (then the connection closes)
+            conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+                         b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nearly\n")
+            return
+        if path == "/close":  # a body framed by the connection's close (no length, no chunks)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil close\n")
+            return
         if path == "/events":
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
             for i in range(5):
