@@ -2,7 +2,7 @@
 // loop notices stop_ quickly.
 #include "core/capture/capture.h"
 
-#include <pcap/pcap.h>
+#include "core/capture/pcap_api.h"
 
 namespace edge {
 
@@ -10,42 +10,46 @@ struct Capture::Handles {
   pcap_t* pcap = nullptr;
   pcap_dumper_t* dumper = nullptr;
   ~Handles() {
-    if (dumper) pcap_dump_close(dumper);
-    if (pcap) pcap_close(pcap);
+    if (dumper) pcap_api()->dump_close(dumper);
+    if (pcap) pcap_api()->close(pcap);
   }
 };
 
 Capture::Capture(const std::string& interface, const std::string& filter, const std::string& path) : h_(std::make_unique<Handles>()) {
   char err[PCAP_ERRBUF_SIZE] = "";
-  h_->pcap = pcap_create(interface.c_str(), err);
+  if (!pcap_api()) {
+    error_ = "libpcap is not installed";
+    return;
+  }
+  h_->pcap = pcap_api()->create(interface.c_str(), err);
   if (!h_->pcap) {
     error_ = err;
     return;
   }
-  pcap_set_snaplen(h_->pcap, 262144);
-  pcap_set_immediate_mode(h_->pcap, 1);
-  pcap_set_timeout(h_->pcap, 50);
-  if (pcap_activate(h_->pcap) < 0) {
-    error_ = pcap_geterr(h_->pcap);
+  pcap_api()->set_snaplen(h_->pcap, 262144);
+  pcap_api()->set_immediate_mode(h_->pcap, 1);
+  pcap_api()->set_timeout(h_->pcap, 50);
+  if (pcap_api()->activate(h_->pcap) < 0) {
+    error_ = pcap_api()->geterr(h_->pcap);
     return;
   }
   bpf_program prog;
-  if (pcap_compile(h_->pcap, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) < 0 || pcap_setfilter(h_->pcap, &prog) < 0) {
-    error_ = pcap_geterr(h_->pcap);
+  if (pcap_api()->compile(h_->pcap, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) < 0 || pcap_api()->setfilter(h_->pcap, &prog) < 0) {
+    error_ = pcap_api()->geterr(h_->pcap);
     return;
   }
-  pcap_freecode(&prog);
-  h_->dumper = pcap_dump_open(h_->pcap, path.c_str());
+  pcap_api()->freecode(&prog);
+  h_->dumper = pcap_api()->dump_open(h_->pcap, path.c_str());
   if (!h_->dumper) {
-    error_ = pcap_geterr(h_->pcap);
+    error_ = pcap_api()->geterr(h_->pcap);
     return;
   }
   thread_ = std::thread([this] {
     while (!stop_) {
-      int n = pcap_dispatch(h_->pcap, -1,
+      int n = pcap_api()->dispatch(h_->pcap, -1,
                             [](u_char* user, const pcap_pkthdr* hdr, const u_char* bytes) {
                               auto* self = reinterpret_cast<Capture*>(user);
-                              pcap_dump(reinterpret_cast<u_char*>(self->h_->dumper), hdr, bytes);
+                              pcap_api()->dump(reinterpret_cast<u_char*>(self->h_->dumper), hdr, bytes);
                               ++self->packets_;
                             },
                             reinterpret_cast<u_char*>(this));
@@ -57,19 +61,19 @@ Capture::Capture(const std::string& interface, const std::string& filter, const 
 long Capture::finish() {
   if (thread_.joinable()) {
     stop_ = true;
-    pcap_breakloop(h_->pcap);  // wakes a blocked read (libpcap >= 1.10 on Linux)
+    pcap_api()->breakloop(h_->pcap);  // wakes a blocked read (libpcap >= 1.10 on Linux)
     thread_.join();
     // Packets the kernel delivered after the last read: one final non-blocking drain.
     char err[PCAP_ERRBUF_SIZE];
-    pcap_setnonblock(h_->pcap, 1, err);
-    pcap_dispatch(h_->pcap, -1,
+    pcap_api()->setnonblock(h_->pcap, 1, err);
+    pcap_api()->dispatch(h_->pcap, -1,
                   [](u_char* user, const pcap_pkthdr* hdr, const u_char* bytes) {
                     auto* self = reinterpret_cast<Capture*>(user);
-                    pcap_dump(reinterpret_cast<u_char*>(self->h_->dumper), hdr, bytes);
+                    pcap_api()->dump(reinterpret_cast<u_char*>(self->h_->dumper), hdr, bytes);
                     ++self->packets_;
                   },
                   reinterpret_cast<u_char*>(this));
-    pcap_dump_flush(h_->dumper);
+    pcap_api()->dump_flush(h_->dumper);
   }
   return packets_;
 }

@@ -185,7 +185,7 @@ class DumpPipe {
 
  private:
   // The kernel sizes each dump message batch to the reader's buffer, at most 32 KiB.
-  static constexpr size_t kChunks = 6, kChunkSize = 32 << 10;
+  static constexpr size_t kChunks = 4, kChunkSize = 32 << 10;
 
   void receive_all(const NetlinkSocket& s) {
     while (true) {

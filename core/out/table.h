@@ -17,7 +17,7 @@ struct Column {
 
 class TableWriter {
  public:
-  TableWriter(std::FILE* out, std::vector<Column> columns, size_t sizing_window = 512);
+  TableWriter(std::FILE* out, std::vector<Column> columns, size_t sizing_window = 128);
   ~TableWriter();  // flushes
   TableWriter(const TableWriter&) = delete;
   TableWriter& operator=(const TableWriter&) = delete;

@@ -6,7 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pcap/pcap.h>
+#include "core/capture/pcap_api.h"
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -41,29 +41,33 @@ class SynWatch {
  public:
   SynWatch(const std::string& iface, const IpAddr& dst, uint16_t sport, uint16_t dport) {
     char err[PCAP_ERRBUF_SIZE];
-    p_ = pcap_create(iface.c_str(), err);
+    if (!pcap_api()) {
+      why_ = "libpcap is not installed";
+      return;
+    }
+    p_ = pcap_api()->create(iface.c_str(), err);
     if (!p_) {
       why_ = err;
       return;
     }
-    pcap_set_snaplen(p_, 128);
-    pcap_set_immediate_mode(p_, 1);
-    pcap_set_timeout(p_, 10);
-    if (pcap_activate(p_) < 0) {
-      why_ = pcap_geterr(p_);
+    pcap_api()->set_snaplen(p_, 128);
+    pcap_api()->set_immediate_mode(p_, 1);
+    pcap_api()->set_timeout(p_, 10);
+    if (pcap_api()->activate(p_) < 0) {
+      why_ = pcap_api()->geterr(p_);
       close();
       return;
     }
     const std::string filter = "tcp and src port " + std::to_string(sport) + " and dst port " + std::to_string(dport) +
                                " and dst host " + dst.str();
     bpf_program prog;
-    if (pcap_compile(p_, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) < 0 || pcap_setfilter(p_, &prog) < 0) {
-      why_ = pcap_geterr(p_);
+    if (pcap_api()->compile(p_, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) < 0 || pcap_api()->setfilter(p_, &prog) < 0) {
+      why_ = pcap_api()->geterr(p_);
       close();
       return;
     }
-    pcap_freecode(&prog);
-    pcap_setnonblock(p_, 1, err);
+    pcap_api()->freecode(&prog);
+    pcap_api()->setnonblock(p_, 1, err);
   }
   ~SynWatch() { close(); }
   bool active() const { return p_ != nullptr; }
@@ -73,7 +77,7 @@ class SynWatch {
     if (!p_) return 0;
     int n = 0;
     while (true) {
-      int r = pcap_dispatch(p_, -1, [](u_char* u, const pcap_pkthdr*, const u_char*) { ++*reinterpret_cast<int*>(u); },
+      int r = pcap_api()->dispatch(p_, -1, [](u_char* u, const pcap_pkthdr*, const u_char*) { ++*reinterpret_cast<int*>(u); },
                             reinterpret_cast<u_char*>(&n));
       if (r <= 0) break;
     }
@@ -82,7 +86,7 @@ class SynWatch {
 
  private:
   void close() {
-    if (p_) pcap_close(p_);
+    if (p_) pcap_api()->close(p_);
     p_ = nullptr;
   }
   pcap_t* p_ = nullptr;
