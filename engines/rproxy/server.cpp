@@ -312,7 +312,7 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
       // are cheap): free them, and wait for the first byte or the timeout. The timer cancels
       // the wait; a cancelled timer's handler touches nothing.
       cbuf.shrink_to_fit();
-      copy_buf = {};
+      std::vector<char>().swap(copy_buf);  // (assigning {} would keep the capacity)
       // The state outlives this scope: a timer handler already queued when the wait ends must
       // find `done` set and leave the socket alone.
       struct WaitState {

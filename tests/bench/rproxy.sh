@@ -17,7 +17,6 @@ export NGINX_WORKER_CONNECTIONS=$(( idle + 1000 ))
 
 netns_new ns bench
 in_ns() { ip netns exec "$ns" "$@"; }
-listening() { [ -n "$(in_ns ss -Hltn "sport = :$1")" ]; }
 
 # The backend: nginx answering a small body, and an iperf3 server.
 NGINX_ADDRS=127.0.0.1 nginx_start "$ns" "
@@ -27,7 +26,7 @@ NGINX_ADDRS=127.0.0.1 nginx_start "$ns" "
     location / { return 200 \"hello from the backend\\n\"; }
   }"
 bg "$ns" iperf3 -s -B 127.0.0.1 -p 19302
-wait_for 10 listening 19302 || fail "iperf3 server"
+wait_for 10 tcp_listening "$ns" 19302 || fail "iperf3 server"
 
 # The three proxies, one worker each.
 NGINX_ADDRS=127.0.0.1 nginx_start "$ns" "
@@ -67,7 +66,7 @@ HAPROXY_PID=$BG_PID
 bg "$ns" "$EDGE" rproxy --listen 127.0.0.1:19310 --to 127.0.0.1:19301 --threads 1 --max-conns 100000
 EDGE_PID=$BG_PID
 bg "$ns" "$EDGE" rproxy --listen 127.0.0.1:19320 --mode tcp --to 127.0.0.1:19302 --threads 1
-for p in 19310 19311 19312 19320 19322; do wait_for 10 listening $p || fail "port $p"; done
+for p in 19310 19311 19312 19320 19322; do wait_for 10 tcp_listening "$ns" $p || fail "port $p"; done
 
 # wrk: requests/s and p99 (ms) for one proxy port.
 run_wrk() {

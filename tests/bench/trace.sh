@@ -16,7 +16,7 @@ resolv_for_client
 bg "$TS" python3 "$here/../integration/lib/dns_server.py" 10.99.2.53 53
 bg "$TS" socat TCP-LISTEN:8999,bind=10.99.2.2,fork,reuseaddr SYSTEM:'sleep 600'
 nft_in "$TR" 'chain fw { type filter hook forward priority 0; tcp dport 86 drop; }'
-sleep 1
+wait_for 10 udp_listening "$TS" 53 && wait_for 10 tcp_listening "$TS" 8999 || fail "fixtures did not start"
 
 # seconds CMD...: wall time of CMD in the client namespace, capped at CAP (prints ">CAP").
 seconds() {

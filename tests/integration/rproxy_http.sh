@@ -35,8 +35,7 @@ B_PID=$NGINX_PID
 start_rproxy() {  # start_rproxy ARGS...: edge rproxy on 127.0.0.1:19100, waits until it listens
   bg "$ns" "$EDGE" rproxy --listen 127.0.0.1:19100 "$@"
   RP_PID=$BG_PID
-  listening() { [ -n "$(in_ns ss -Hltn "sport = :19100")" ]; }
-  wait_for 10 listening || fail "edge rproxy did not start: $(cat "$BG_LOG")"
+  wait_for 10 tcp_listening "$ns" 19100 || fail "edge rproxy did not start: $(cat "$BG_LOG")"
 }
 stop_rproxy() { kill -TERM "$RP_PID"; wait "$RP_PID" || fail "edge rproxy exited $? on SIGTERM"; }
 get() { in_ns curl -s --max-time 10 "$@"; }
@@ -159,8 +158,7 @@ h=$(get -D - -o /dev/null http://127.0.0.1:19100/)
 grep -q "^HTTP/1.1 503" <<<"$h" && grep -qi '^Proxy-Status: edge; error=destination_unavailable' <<<"$h" || fail "503 after ejection: $h"
 stop_rproxy
 bg "$ns" socat TCP-LISTEN:19108,bind=127.0.0.1,fork,reuseaddr SYSTEM:'sleep 30'
-silent() { [ -n "$(in_ns ss -Hltn "sport = :19108")" ]; }
-wait_for 10 silent || fail "socat"
+wait_for 10 tcp_listening "$ns" 19108 || fail "socat"
 start_rproxy --to 127.0.0.1:19108 --threads 1 --backend-timeout 1s
 h=$(get -D - -o /dev/null http://127.0.0.1:19100/)
 grep -q "^HTTP/1.1 504" <<<"$h" && grep -qi '^Proxy-Status: edge; error=http_response_timeout' <<<"$h" || fail "504: $h"

@@ -9,14 +9,13 @@ EDGE=$(realpath "$1")
 
 netns_new ns st
 in_ns() { ip netns exec "$ns" "$@"; }
-listening() { [ -n "$(in_ns ss -Hltn "sport = :$1")" ]; }
 bg "$ns" python3 "$here/lib/stream_backend.py" 19401
-wait_for 10 listening 19401 || fail "stream backend"
+wait_for 10 tcp_listening "$ns" 19401 || fail "stream backend"
 log=$(tmpfile access.log)
 bg "$ns" "$EDGE" rproxy --listen 127.0.0.1:19400 --to 127.0.0.1:19401 --threads 1 --access-log "$log" \
   -H 'X-Env: test' --response-header 'X-Served-By: edge'
 RP=$BG_PID
-wait_for 10 listening 19400 || fail "edge rproxy: $(cat "$BG_LOG")"
+wait_for 10 tcp_listening "$ns" 19400 || fail "edge rproxy: $(cat "$BG_LOG")"
 
 # SSE: each event reaches the client about when the backend sent it, not at the end.
 in_ns python3 - <<'PY' || fail "server-sent events were buffered"

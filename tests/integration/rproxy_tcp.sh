@@ -10,11 +10,10 @@ EDGE=$(realpath "$1")
 netns_new ns tcp
 in_ns() { ip netns exec "$ns" "$@"; }
 bg "$ns" socat TCP-LISTEN:19201,bind=127.0.0.1,fork,reuseaddr EXEC:cat
-listening() { [ -n "$(in_ns ss -Hltn "sport = :$1")" ]; }
-wait_for 10 listening 19201 || fail "echo backend"
+wait_for 10 tcp_listening "$ns" 19201 || fail "echo backend"
 bg "$ns" "$EDGE" rproxy --listen 127.0.0.1:19200 --mode tcp --to 127.0.0.1:19209 --to 127.0.0.1:19201 --idle-timeout 1s --threads 2
 RP=$BG_PID
-wait_for 10 listening 19200 || fail "edge rproxy --mode tcp did not start: $(cat "$BG_LOG")"
+wait_for 10 tcp_listening "$ns" 19200 || fail "edge rproxy --mode tcp did not start: $(cat "$BG_LOG")"
 
 # 20 MiB through the echo and back, then half-close: the echo's EOF must come back to us.
 for i in 1 2 3; do

@@ -17,8 +17,7 @@ topology_up
 resolv_for_client
 resolv_for "$TR"  # tinyproxy in r resolves www.test too
 bg "$TS" python3 "$here/lib/dns_server.py" 10.99.2.53 53
-dns_listening() { [ -n "$(ip netns exec "$TS" ss -Hlun "sport = :53")" ]; }
-wait_for 10 dns_listening || fail "dns_server.py did not start"
+wait_for 10 udp_listening "$TS" 53 || fail "dns_server.py did not start"
 certs_make
 CA=$CERTS/ca.pem
 nginx_start "$TS" "$(nginx_tls_server 443 good)$(nginx_tls_server 8441 expired)$(nginx_tls_server 8442 notyet)
@@ -29,8 +28,7 @@ $(nginx_proxy_to 8502 127.0.0.1:9)$(nginx_proxy_to 8504 10.99.2.2:9999)
 nft_in "$TS" 'chain in { type filter hook input priority 0; iifname "lo" tcp dport 9999 drop; tcp dport 9999 drop; }'
 # A server that accepts and never says a word: TLS and HTTP must time out, not hang.
 bg "$TS" socat TCP-LISTEN:8999,bind=10.99.2.2,fork,reuseaddr SYSTEM:'sleep 30'
-silent_listening() { [ -n "$(ip netns exec "$TS" ss -Hltn "sport = :8999")" ]; }
-wait_for 10 silent_listening || fail "socat did not start"
+wait_for 10 tcp_listening "$TS" 8999 || fail "socat did not start"
 
 # tls: healthy, then each certificate problem, with the certificate described.
 expect_trace - ok 0 -- --cacert "$CA" https://www.test/
@@ -89,8 +87,7 @@ evidence 'layer("proxy")["evidence"]["request"] == "CONNECT www.test:8080"'
 # Proxy-Status names the cause.
 bg "$TS" "$EDGE" rproxy --listen 10.99.2.2:8600 --to 10.99.2.2:8080 --threads 1
 bg "$TS" "$EDGE" rproxy --listen 10.99.2.2:8601 --to 10.99.2.2:8609 --threads 1
-rp_listening() { [ -n "$(ip netns exec "$TS" ss -Hltn "sport = :$1")" ]; }
-wait_for 10 rp_listening 8600 && wait_for 10 rp_listening 8601 || fail "edge rproxy did not start"
+wait_for 10 tcp_listening "$TS" 8600 && wait_for 10 tcp_listening "$TS" 8601 || fail "edge rproxy did not start"
 expect_trace - ok 0 -- http://www.test:8600/
 evidence '"1.1 edge" in layer("http")["evidence"]["response"]["headers"].get("via", "")'
 expect_trace http bad_gateway 71 -- http://www.test:8601/

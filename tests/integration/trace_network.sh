@@ -15,8 +15,7 @@ EDGE=$(realpath "$1")
 topology_up
 resolv_for_client
 bg "$TS" python3 "$here/lib/dns_server.py" 10.99.2.53 53
-dns_listening() { [ -n "$(ip netns exec "$TS" ss -Hlun "sport = :53")" ]; }
-wait_for 10 dns_listening || fail "dns_server.py did not start: $(cat "$BG_LOG")"
+wait_for 10 udp_listening "$TS" 53 || fail "dns_server.py did not start: $(cat "$BG_LOG")"
 mkdir -p "$(tmpfile www)" && head -c 300000 /dev/urandom >"$(tmpfile www)/big"
 NGINX_ADDRS="10.99.2.2 [fd99:2::2]" nginx_start "$TS" "$(nginx_status_server 8080 200)
   server {

@@ -75,6 +75,10 @@ bg() {
   BG_PID=$!
 }
 
+# tcp_listening NS PORT / udp_listening NS PORT: something in NS listens on PORT (for wait_for).
+tcp_listening() { [ -n "$(ip netns exec "$1" ss -Hltn "sport = :$2")" ]; }
+udp_listening() { [ -n "$(ip netns exec "$1" ss -Hlun "sport = :$2")" ]; }
+
 # wait_for SECONDS CMD...: retries CMD until it succeeds or time runs out.
 wait_for() {
   local deadline=$(( $(date +%s) + $1 )); shift
