@@ -116,6 +116,21 @@ struct Shared {
   Shared(const Options& opts) : o(opts), backends(opts), log(opts.access_log) {}
 };
 
+// An access-log line for what never became a proxied request (a refused head, a TCP tunnel).
+void log_line(Shared& sh, const IpAddr& peer, const std::string& request, unsigned status, uint64_t bytes, const std::string& backend,
+              const std::string& cause) {
+  if (!sh.log.on()) return;
+  sh.log.write(fmt::format("{} - - [{}] \"{}\" {} {} \"-\" \"-\" backend={} cause={}\n", peer.str(), clf_time(), request, status, bytes,
+                           backend.empty() ? "-" : backend, cause));
+}
+
+// Access-log causes are single tokens: "relay_Connection_reset_by_peer@body".
+std::string token(std::string s) {
+  for (auto& c : s)
+    if (c == ' ') c = '_';
+  return s;
+}
+
 struct ConnCount {
   std::atomic<unsigned>& n;
   explicit ConnCount(std::atomic<unsigned>& c) : n(c) { ++n; }
@@ -340,6 +355,7 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
       if (auto problem = http::raw_head_problem(raw); !problem.empty()) {
         const ProxyError err{400, "http_request_error", "malformed request: " + problem};
         co_await send_error(client, err, false, 11);
+        log_line(sh, peer, "-", err.status, 0, "", "bad_request@header");
         co_return;
       }
       std::tie(ec, n) = co_await bhttp::async_read_header(client, cbuf, req_p, nothrow);
@@ -352,6 +368,7 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
       const ProxyError err = ec == bhttp::error::header_limit ? ProxyError{431, "http_request_error", "request header block over 64 KiB"}
                                                               : ProxyError{400, "http_request_error", "malformed request: " + ec.message()};
       co_await send_error(client, err, false, 11);
+      log_line(sh, peer, "-", err.status, 0, "", err.status == 431 ? "header_too_large@header" : "bad_request@header");
       co_return;
     }
     first = false;
@@ -359,11 +376,13 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
     if (std::distance(req.begin(), req.end()) > 100) {
       const ProxyError err{431, "http_request_error", "more than 100 header fields"};
       co_await send_error(client, err, false, req.version());
+      log_line(sh, peer, "-", 431, 0, "", "too_many_fields@header");
       co_return;
     }
     if (auto problem = http::framing_problem(req); !problem.empty()) {
       const ProxyError err{400, "http_request_error", "ambiguous request framing: " + problem};
       co_await send_error(client, err, false, req.version());
+      log_line(sh, peer, "-", 400, 0, "", "ambiguous_framing@header");
       co_return;
     }
     const bool client_keep = req.keep_alive() && !sh.draining;
@@ -417,7 +436,7 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
       if (!sh.log.on()) return;
       const double total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
       sh.log.write(fmt::format("{} - - [{}] \"{} {} HTTP/{}.{}\" {} {} \"-\" \"{}\" backend={} connect_ms={:.1f} first_byte_ms={:.1f} total_ms={:.1f} cause={}\n",
-                               peer.str(), clf_time(), method, target, req.version() / 10, req.version() % 10, status, bytes, agent,
+                               peer.str(), clf_time(), method, target, req.version() / 10, req.version() % 10, status, bytes, agent.empty() ? "-" : agent,
                                backend ? backend->name : "-", connect_ms, first_byte_ms, total_ms, cause));
     };
     if (!up) {
@@ -528,7 +547,7 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
     bool backend_failed = false;
     auto ec_res = co_await relay_message(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, backend_failed);
     count_bytes(flow, req_bytes, res_bytes);
-    log(res.result_int(), res_bytes, ec_res ? "relay_" + ec_res.message() + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
+    log(res.result_int(), res_bytes, ec_res ? token("relay_" + ec_res.message()) + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
     if (!ec_res && backend_keep && res_p.is_done() && up->buffer.size() == 0) pool.put(backend_index, std::move(up));
     if (ec_res || !keep) {
       client.socket().shutdown(tcp::socket::shutdown_send, ec0);
@@ -560,6 +579,7 @@ asio::awaitable<void> tcp_session(tcp::socket client, Shared& sh) {
   ++backend->active;
   const RelayBytes moved = co_await edge::relay(client, up->stream.socket(), sh.o.idle_timeout);
   count_bytes(flow, moved.a_to_b, moved.b_to_a);
+  log_line(sh, peer, "TCP", 0, moved.b_to_a, backend->name, "closed");
   --backend->active;
   client.close(ec0);
 }

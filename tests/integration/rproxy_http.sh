@@ -118,7 +118,9 @@ big=$(python3 -c 'print("X-Big: " + "a" * 70000)')
 [[ $(raw "GET / HTTP/1.1\r\nHost: a\r\n$big\r\n\r\n") == "HTTP/1.1 431 "* ]] || fail "a 70 KB header block is not 431"
 many=$(python3 -c 'print("".join(f"X-H{i}: v\\r\\n" for i in range(120)))')
 [[ $(raw "GET / HTTP/1.1\r\nHost: a\r\n${many}\r\n") == "HTTP/1.1 431 "* ]] || fail "120 header fields is not 431"
-pass "${#bad[@]} malformed/smuggling requests -> 400, oversized heads -> 431, serving throughout"
+grep -q '"-" 400 0 "-" "-" backend=- cause=ambiguous_framing@header' "$(tmpfile access.log)" || fail "refused requests are not in the access log"
+grep -q '"-" 431 0 "-" "-" backend=- cause=' "$(tmpfile access.log)" || fail "431s are not in the access log"
+pass "${#bad[@]} malformed/smuggling requests -> 400, oversized heads -> 431, serving throughout, each logged"
 
 # Slow clients (headers trickled one byte a second) do not stop others.
 in_ns python3 - <<'PY' &
