@@ -304,23 +304,261 @@ void count_bytes(FlowHandle& flow, uint64_t to_backend, uint64_t to_client) {
   });
 }
 
+// One client connection's lasting state. Kept small: an idle keep-alive connection costs only
+// this and its socket; everything a request needs lives in serve_request()'s frame, which
+// exists only while a request is being served.
+struct ClientConn {
+  Shared& sh;
+  Pool& pool;
+  IpAddr peer;
+  bool trusted = false;
+  FlowHandle flow;
+  beast::tcp_stream client;
+  beast::flat_buffer cbuf{kMaxHead + 16 * 1024};  // a head over the limit cannot even be buffered
+  std::vector<char> copy_buf;                      // allocated at the first body, freed when idle
+  bool first = true;
+  ClientConn(Shared& s, Pool& p, const IpAddr& a, bool t, tcp::socket sock)
+      : sh(s), pool(p), peer(a), trusted(t), flow(s.flows, client_flow(sock, s.o)), client(std::move(sock)) {}
+};
+
+// Serves one request on the connection; true when the connection stays open for another.
+asio::awaitable<bool> serve_request(ClientConn& c) {
+  Shared& sh = c.sh;
+  Pool& pool = c.pool;
+  const Options& o = sh.o;
+  const IpAddr& peer = c.peer;
+  const bool trusted = c.trusted;
+  FlowHandle& flow = c.flow;
+  beast::tcp_stream& client = c.client;
+  beast::flat_buffer& cbuf = c.cbuf;
+  std::vector<char>& copy_buf = c.copy_buf;
+  bool& first = c.first;
+  beast::error_code ec0;
+  bhttp::request_parser<bhttp::buffer_body> req_p;
+  req_p.header_limit(kMaxHead);
+  req_p.body_limit(boost::none);  // bodies stream through; no size is buffered
+  // The raw head first, to refuse what a parser would quietly repair; then Beast parses it
+  // from the same buffer.
+  auto [ec, n] = co_await read_raw_head(client, cbuf);
+  if (!ec) {
+    const auto raw = std::string_view(static_cast<const char*>(cbuf.data().data()), n);
+    if (auto problem = http::raw_head_problem(raw); !problem.empty()) {
+      const ProxyError err{400, "http_request_error", "malformed request: " + problem};
+      co_await send_error(client, err, false, 11);
+      log_line(sh, peer, "-", err.status, 0, "", "bad_request@header");
+      co_return false;
+    }
+    std::tie(ec, n) = co_await bhttp::async_read_header(client, cbuf, req_p, nothrow);
+  }
+  const auto start = Clock::now();
+  if (ec) {
+    // The client left, or went quiet (between requests, or mid-head as a slowloris): close.
+    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::connection_reset) co_return false;
+    // Named, not a braced temporary in the co_await: g++ 12 destroys such temporaries twice.
+    const ProxyError err = ec == bhttp::error::header_limit ? ProxyError{431, "http_request_error", "request header block over 64 KiB"}
+                                                            : ProxyError{400, "http_request_error", "malformed request: " + ec.message()};
+    co_await send_error(client, err, false, 11);
+    log_line(sh, peer, "-", err.status, 0, "", err.status == 431 ? "header_too_large@header" : "bad_request@header");
+    co_return false;
+  }
+  first = false;
+  auto& req = req_p.get();
+  if (std::distance(req.begin(), req.end()) > 100) {
+    const ProxyError err{431, "http_request_error", "more than 100 header fields"};
+    co_await send_error(client, err, false, req.version());
+    log_line(sh, peer, "-", 431, 0, "", "too_many_fields@header");
+    co_return false;
+  }
+  if (auto problem = http::framing_problem(req); !problem.empty()) {
+    const ProxyError err{400, "http_request_error", "ambiguous request framing: " + problem};
+    co_await send_error(client, err, false, req.version());
+    log_line(sh, peer, "-", 400, 0, "", "ambiguous_framing@header");
+    co_return false;
+  }
+  const bool client_keep = req.keep_alive() && !sh.draining;
+  const std::string method(req.method_string()), target(req.target()), agent(req[bhttp::field::user_agent]);
+  const bool head_request = req.method() == bhttp::verb::head;
+  const bool has_body = req_p.content_length().value_or(0) > 0 || req_p.chunked();
+  if (beast::iequals(req[bhttp::field::expect], "100-continue")) {
+    // Answered here, as nginx does: the client sends its body at once, the backend never
+    // waits on an expectation the proxy would have to relay mid-request.
+    req.erase(bhttp::field::expect);
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    client.expires_after(o.idle_timeout);
+    auto [cec, cn] = co_await asio::async_write(client, asio::buffer(kContinue), nothrow);
+    if (cec) co_return false;
+  }
+  // An Upgrade the client asks for (WebSocket, h2c, ...) is passed on; after a 101 the
+  // connection becomes a byte tunnel.
+  const bool upgrade = req.count(bhttp::field::upgrade) > 0 && beast::http::token_list(req[bhttp::field::connection]).exists("upgrade");
+  const std::string upgrade_to(req[bhttp::field::upgrade]);
+  http::strip_hop_by_hop(req, upgrade);
+  http::add_forwarding(req, {peer, trusted, "http", "1.1 edge"});
+  for (const auto& [name, value] : o.request_headers) req.set(name, value);
+  if (upgrade) req.set(bhttp::field::connection, "upgrade");
+  else req.keep_alive(true);
+
+  // A backend: the balancer's pick, then the others while connects are refused.
+  std::unique_ptr<Upstream> up;
+  Backend* backend = nullptr;
+  size_t backend_index = 0;
+  bool reused = false;
+  ProxyError failure{503, "destination_unavailable", "no healthy backend"};
+  for (size_t i : sh.backends.plan(peer)) {
+    Backend& b = sh.backends.at(i);
+    if ((up = pool.take(i))) {
+      reused = true;
+    } else {
+      auto connected = co_await connect_backend(sh, b);
+      if (!connected.first) {
+        sh.backends.failed(b);
+        failure = connected.second;
+        continue;
+      }
+      up = std::move(connected.first);
+    }
+    backend = &b;
+    backend_index = i;
+    break;
+  }
+  const double connect_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  auto log = [&](unsigned status, uint64_t bytes, const std::string& cause, double first_byte_ms) {
+    if (!sh.log.on()) return;
+    const double total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    sh.log.write(fmt::format("{} - - [{}] \"{} {} HTTP/{}.{}\" {} {} \"-\" \"{}\" backend={} connect_ms={:.1f} first_byte_ms={:.1f} total_ms={:.1f} cause={}\n",
+                             peer.str(), clf_time(), method, target, req.version() / 10, req.version() % 10, status, bytes, agent.empty() ? "-" : agent,
+                             backend ? backend->name : "-", connect_ms, first_byte_ms, total_ms, cause));
+  };
+  if (!up) {
+    co_await send_error(client, failure, client_keep && !has_body, req.version());
+    log(failure.status, 0, failure.error + "@connect", 0);
+    if (client_keep && !has_body) co_return true;
+    co_return false;
+  }
+  set_backend(flow, up->stream.socket());
+  ++backend->active;
+  struct Active {
+    Backend* b;
+    ~Active() { --b->active; }
+  } active{backend};
+
+  uint64_t req_bytes = 0;
+  if (copy_buf.empty()) copy_buf.resize(16384);
+  using ResponseParser = bhttp::response_parser<bhttp::buffer_body>;
+  bhttp::response_parser<bhttp::buffer_body> res_p;
+  beast::error_code ec_head;
+  for (int attempt = 0;; ++attempt) {
+  bool client_failed = false;
+  auto ec_req = co_await relay_message(client, cbuf, req_p, up->stream, o.idle_timeout, req_bytes, copy_buf, client_failed);
+  if (ec_req && client_failed) {
+    // The client went away or stalled mid-body: nothing to answer, nobody else to blame.
+    log(0, req_bytes, "client_" + std::string(ec_req == beast::error::timeout ? "idle" : "aborted") + "@request_body", 0);
+    co_return false;
+  }
+  if (attempt > 0) {
+    res_p.~ResponseParser();
+    new (&res_p) ResponseParser();
+  }
+  res_p.body_limit(boost::none);
+  res_p.header_limit(kMaxHead);
+  if (head_request) res_p.skip(true);
+  ec_head = ec_req;
+  if (!ec_req) {
+    up->stream.expires_after(o.backend_timeout);
+    auto [e, m] = co_await bhttp::async_read_header(up->stream, up->buffer, res_p, nothrow);
+    ec_head = e;
+    // Interim responses (100, 103) are not the answer: drop them and read on, or the final
+    // response would stay in the buffer and reach the next user of this connection.
+    while (!ec_head && res_p.get().result_int() >= 100 && res_p.get().result_int() < 200 &&
+           res_p.get().result() != bhttp::status::switching_protocols) {
+      res_p.~ResponseParser();  // a parser reads one message: start afresh
+      new (&res_p) ResponseParser();
+      res_p.body_limit(boost::none);
+      res_p.header_limit(kMaxHead);
+      if (head_request) res_p.skip(true);
+      auto [e2, m2] = co_await bhttp::async_read_header(up->stream, up->buffer, res_p, nothrow);
+      ec_head = e2;
+    }
+  }
+  // A pooled connection the backend had closed meanwhile fails before any response byte:
+  // a bodiless request is sent once more on a fresh connection (it never reached the app).
+  const bool stale = reused && !has_body && attempt == 0 &&
+                     (ec_head == bhttp::error::end_of_stream || ec_head == asio::error::connection_reset ||
+                      ec_head == asio::error::eof || ec_head == asio::error::broken_pipe);
+  if (!stale) break;
+  auto fresh = co_await connect_backend(sh, *backend);
+  if (!fresh.first) break;
+  up = std::move(fresh.first);
+  reused = false;
+  set_backend(flow, up->stream.socket());
+  }
+  const double first_byte_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  if (ec_head) {
+    ProxyError err;
+    if (ec_head == beast::error::timeout) err = {504, "http_response_timeout", backend->name + " sent no response within " + format_duration(o.backend_timeout)};
+    else if (ec_head == bhttp::error::end_of_stream || ec_head == asio::error::connection_reset || ec_head == asio::error::eof)
+      err = {502, "connection_terminated", backend->name + " closed the connection without a response"};
+    else err = {502, "http_protocol_error", backend->name + ": " + ec_head.message()};
+    if (!reused) sh.backends.failed(*backend);
+    co_await send_error(client, err, false, req.version());
+    log(err.status, 0, err.error + "@response", first_byte_ms);
+    co_return false;
+  }
+  auto& res = res_p.get();
+  if (res.result_int() >= 500) sh.backends.failed(*backend);
+  else sh.backends.succeeded(*backend);
+  // A body framed by the connection's close cannot be followed by another message.
+  const bool close_framed = res_p.need_eof();
+  const bool backend_keep = res.keep_alive() && !close_framed;
+  const bool switching = upgrade && res.result() == bhttp::status::switching_protocols;
+  http::strip_hop_by_hop(res, switching);
+  for (const auto& [name, value] : o.response_headers) res.set(name, value);
+  res.set(bhttp::field::via, res.count(bhttp::field::via) ? std::string(res[bhttp::field::via]) + ", 1.1 edge" : std::string("1.1 edge"));
+  const bool keep = client_keep && !sh.draining && !close_framed;
+  if (switching) {
+    res.set(bhttp::field::connection, "upgrade");
+    bhttp::response_serializer<bhttp::buffer_body> sr{res};
+    client.expires_after(o.idle_timeout);
+    auto [wec, wn] = co_await bhttp::async_write_header(client, sr, nothrow);
+    log(101, 0, "upgrade_" + upgrade_to, first_byte_ms);
+    if (wec) co_return false;
+    // Bytes either side sent after the handshake may already sit in our buffers: pass them
+    // on first, then tunnel.
+    client.expires_never();
+    up->stream.expires_never();
+    if (cbuf.size()) co_await asio::async_write(up->stream.socket(), cbuf.data(), nothrow);
+    if (up->buffer.size()) co_await asio::async_write(client.socket(), up->buffer.data(), nothrow);
+    const RelayBytes moved = co_await edge::relay(client.socket(), up->stream.socket(), o.idle_timeout);
+    count_bytes(flow, moved.a_to_b, moved.b_to_a);
+    co_return false;
+  }
+  res.keep_alive(keep);
+  uint64_t res_bytes = 0;
+  bool backend_failed = false;
+  auto ec_res = co_await relay_message(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, backend_failed);
+  count_bytes(flow, req_bytes, res_bytes);
+  log(res.result_int(), res_bytes, ec_res ? token("relay_" + ec_res.message()) + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
+  if (!ec_res && backend_keep && res_p.is_done() && up->buffer.size() == 0) pool.put(backend_index, std::move(up));
+  if (ec_res || !keep) {
+    client.socket().shutdown(tcp::socket::shutdown_send, ec0);
+    co_return false;
+  }
+  co_return true;
+}
+
 asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
   ConnCount count(sh.conns);
   const Options& o = sh.o;
   beast::error_code ec0;
-  const auto remote = sock.remote_endpoint(ec0);
-  const IpAddr peer = to_ipaddr(remote.address());
+  const IpAddr peer = to_ipaddr(sock.remote_endpoint(ec0).address());
   bool trusted = false;
-  for (const auto& c : o.trust_proxy) trusted = trusted || c.contains(peer);
-  FlowHandle flow(sh.flows, client_flow(sock, o));
-  beast::tcp_stream client(std::move(sock));
-  beast::flat_buffer cbuf(kMaxHead + 16 * 1024);  // a head over the limit cannot even be buffered
-  std::vector<char> copy_buf;                      // allocated at the first body, kept while the connection lives
-  bool first = true;
+  for (const auto& cidr : o.trust_proxy) trusted = trusted || cidr.contains(peer);
+  ClientConn c(sh, pool, peer, trusted, std::move(sock));
+  beast::tcp_stream& client = c.client;
+  beast::flat_buffer& cbuf = c.cbuf;
+  std::vector<char>& copy_buf = c.copy_buf;
+  bool& first = c.first;
   while (true) {
-    bhttp::request_parser<bhttp::buffer_body> req_p;
-    req_p.header_limit(kMaxHead);
-    req_p.body_limit(boost::none);  // bodies stream through; no size is buffered
     client.expires_after(first ? o.header_timeout : o.keepalive_timeout);
     if (cbuf.size() == 0 && client.socket().available(ec0) == 0) {
       // A connection with nothing to read holds no buffers (nginx's trick: idle connections
@@ -347,212 +585,7 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
       if (st->expired || werr || (!first && sh.draining)) co_return;
       client.expires_after(o.header_timeout);
     }
-    // The raw head first, to refuse what a parser would quietly repair; then Beast parses it
-    // from the same buffer.
-    auto [ec, n] = co_await read_raw_head(client, cbuf);
-    if (!ec) {
-      const auto raw = std::string_view(static_cast<const char*>(cbuf.data().data()), n);
-      if (auto problem = http::raw_head_problem(raw); !problem.empty()) {
-        const ProxyError err{400, "http_request_error", "malformed request: " + problem};
-        co_await send_error(client, err, false, 11);
-        log_line(sh, peer, "-", err.status, 0, "", "bad_request@header");
-        co_return;
-      }
-      std::tie(ec, n) = co_await bhttp::async_read_header(client, cbuf, req_p, nothrow);
-    }
-    const auto start = Clock::now();
-    if (ec) {
-      // The client left, or went quiet (between requests, or mid-head as a slowloris): close.
-      if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::connection_reset) co_return;
-      // Named, not a braced temporary in the co_await: g++ 12 destroys such temporaries twice.
-      const ProxyError err = ec == bhttp::error::header_limit ? ProxyError{431, "http_request_error", "request header block over 64 KiB"}
-                                                              : ProxyError{400, "http_request_error", "malformed request: " + ec.message()};
-      co_await send_error(client, err, false, 11);
-      log_line(sh, peer, "-", err.status, 0, "", err.status == 431 ? "header_too_large@header" : "bad_request@header");
-      co_return;
-    }
-    first = false;
-    auto& req = req_p.get();
-    if (std::distance(req.begin(), req.end()) > 100) {
-      const ProxyError err{431, "http_request_error", "more than 100 header fields"};
-      co_await send_error(client, err, false, req.version());
-      log_line(sh, peer, "-", 431, 0, "", "too_many_fields@header");
-      co_return;
-    }
-    if (auto problem = http::framing_problem(req); !problem.empty()) {
-      const ProxyError err{400, "http_request_error", "ambiguous request framing: " + problem};
-      co_await send_error(client, err, false, req.version());
-      log_line(sh, peer, "-", 400, 0, "", "ambiguous_framing@header");
-      co_return;
-    }
-    const bool client_keep = req.keep_alive() && !sh.draining;
-    const std::string method(req.method_string()), target(req.target()), agent(req[bhttp::field::user_agent]);
-    const bool head_request = req.method() == bhttp::verb::head;
-    const bool has_body = req_p.content_length().value_or(0) > 0 || req_p.chunked();
-    if (beast::iequals(req[bhttp::field::expect], "100-continue")) {
-      // Answered here, as nginx does: the client sends its body at once, the backend never
-      // waits on an expectation the proxy would have to relay mid-request.
-      req.erase(bhttp::field::expect);
-      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      client.expires_after(o.idle_timeout);
-      auto [cec, cn] = co_await asio::async_write(client, asio::buffer(kContinue), nothrow);
-      if (cec) co_return;
-    }
-    // An Upgrade the client asks for (WebSocket, h2c, ...) is passed on; after a 101 the
-    // connection becomes a byte tunnel.
-    const bool upgrade = req.count(bhttp::field::upgrade) > 0 && beast::http::token_list(req[bhttp::field::connection]).exists("upgrade");
-    const std::string upgrade_to(req[bhttp::field::upgrade]);
-    http::strip_hop_by_hop(req, upgrade);
-    http::add_forwarding(req, {peer, trusted, "http", "1.1 edge"});
-    for (const auto& [name, value] : o.request_headers) req.set(name, value);
-    if (upgrade) req.set(bhttp::field::connection, "upgrade");
-    else req.keep_alive(true);
-
-    // A backend: the balancer's pick, then the others while connects are refused.
-    std::unique_ptr<Upstream> up;
-    Backend* backend = nullptr;
-    size_t backend_index = 0;
-    bool reused = false;
-    ProxyError failure{503, "destination_unavailable", "no healthy backend"};
-    for (size_t i : sh.backends.plan(peer)) {
-      Backend& b = sh.backends.at(i);
-      if ((up = pool.take(i))) {
-        reused = true;
-      } else {
-        auto connected = co_await connect_backend(sh, b);
-        if (!connected.first) {
-          sh.backends.failed(b);
-          failure = connected.second;
-          continue;
-        }
-        up = std::move(connected.first);
-      }
-      backend = &b;
-      backend_index = i;
-      break;
-    }
-    const double connect_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-    auto log = [&](unsigned status, uint64_t bytes, const std::string& cause, double first_byte_ms) {
-      if (!sh.log.on()) return;
-      const double total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-      sh.log.write(fmt::format("{} - - [{}] \"{} {} HTTP/{}.{}\" {} {} \"-\" \"{}\" backend={} connect_ms={:.1f} first_byte_ms={:.1f} total_ms={:.1f} cause={}\n",
-                               peer.str(), clf_time(), method, target, req.version() / 10, req.version() % 10, status, bytes, agent.empty() ? "-" : agent,
-                               backend ? backend->name : "-", connect_ms, first_byte_ms, total_ms, cause));
-    };
-    if (!up) {
-      co_await send_error(client, failure, client_keep && !has_body, req.version());
-      log(failure.status, 0, failure.error + "@connect", 0);
-      if (client_keep && !has_body) continue;
-      co_return;
-    }
-    set_backend(flow, up->stream.socket());
-    ++backend->active;
-    struct Active {
-      Backend* b;
-      ~Active() { --b->active; }
-    } active{backend};
-
-    uint64_t req_bytes = 0;
-    if (copy_buf.empty()) copy_buf.resize(16384);
-    using ResponseParser = bhttp::response_parser<bhttp::buffer_body>;
-    bhttp::response_parser<bhttp::buffer_body> res_p;
-    beast::error_code ec_head;
-    for (int attempt = 0;; ++attempt) {
-    bool client_failed = false;
-    auto ec_req = co_await relay_message(client, cbuf, req_p, up->stream, o.idle_timeout, req_bytes, copy_buf, client_failed);
-    if (ec_req && client_failed) {
-      // The client went away or stalled mid-body: nothing to answer, nobody else to blame.
-      log(0, req_bytes, "client_" + std::string(ec_req == beast::error::timeout ? "idle" : "aborted") + "@request_body", 0);
-      co_return;
-    }
-    if (attempt > 0) {
-      res_p.~ResponseParser();
-      new (&res_p) ResponseParser();
-    }
-    res_p.body_limit(boost::none);
-    res_p.header_limit(kMaxHead);
-    if (head_request) res_p.skip(true);
-    ec_head = ec_req;
-    if (!ec_req) {
-      up->stream.expires_after(o.backend_timeout);
-      auto [e, m] = co_await bhttp::async_read_header(up->stream, up->buffer, res_p, nothrow);
-      ec_head = e;
-      // Interim responses (100, 103) are not the answer: drop them and read on, or the final
-      // response would stay in the buffer and reach the next user of this connection.
-      while (!ec_head && res_p.get().result_int() >= 100 && res_p.get().result_int() < 200 &&
-             res_p.get().result() != bhttp::status::switching_protocols) {
-        res_p.~ResponseParser();  // a parser reads one message: start afresh
-        new (&res_p) ResponseParser();
-        res_p.body_limit(boost::none);
-        res_p.header_limit(kMaxHead);
-        if (head_request) res_p.skip(true);
-        auto [e2, m2] = co_await bhttp::async_read_header(up->stream, up->buffer, res_p, nothrow);
-        ec_head = e2;
-      }
-    }
-    // A pooled connection the backend had closed meanwhile fails before any response byte:
-    // a bodiless request is sent once more on a fresh connection (it never reached the app).
-    const bool stale = reused && !has_body && attempt == 0 &&
-                       (ec_head == bhttp::error::end_of_stream || ec_head == asio::error::connection_reset ||
-                        ec_head == asio::error::eof || ec_head == asio::error::broken_pipe);
-    if (!stale) break;
-    auto fresh = co_await connect_backend(sh, *backend);
-    if (!fresh.first) break;
-    up = std::move(fresh.first);
-    reused = false;
-    set_backend(flow, up->stream.socket());
-    }
-    const double first_byte_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-    if (ec_head) {
-      ProxyError err;
-      if (ec_head == beast::error::timeout) err = {504, "http_response_timeout", backend->name + " sent no response within " + format_duration(o.backend_timeout)};
-      else if (ec_head == bhttp::error::end_of_stream || ec_head == asio::error::connection_reset || ec_head == asio::error::eof)
-        err = {502, "connection_terminated", backend->name + " closed the connection without a response"};
-      else err = {502, "http_protocol_error", backend->name + ": " + ec_head.message()};
-      if (!reused) sh.backends.failed(*backend);
-      co_await send_error(client, err, false, req.version());
-      log(err.status, 0, err.error + "@response", first_byte_ms);
-      co_return;
-    }
-    auto& res = res_p.get();
-    if (res.result_int() >= 500) sh.backends.failed(*backend);
-    else sh.backends.succeeded(*backend);
-    // A body framed by the connection's close cannot be followed by another message.
-    const bool close_framed = res_p.need_eof();
-    const bool backend_keep = res.keep_alive() && !close_framed;
-    const bool switching = upgrade && res.result() == bhttp::status::switching_protocols;
-    http::strip_hop_by_hop(res, switching);
-    for (const auto& [name, value] : o.response_headers) res.set(name, value);
-    res.set(bhttp::field::via, res.count(bhttp::field::via) ? std::string(res[bhttp::field::via]) + ", 1.1 edge" : std::string("1.1 edge"));
-    const bool keep = client_keep && !sh.draining && !close_framed;
-    if (switching) {
-      res.set(bhttp::field::connection, "upgrade");
-      bhttp::response_serializer<bhttp::buffer_body> sr{res};
-      client.expires_after(o.idle_timeout);
-      auto [wec, wn] = co_await bhttp::async_write_header(client, sr, nothrow);
-      log(101, 0, "upgrade_" + upgrade_to, first_byte_ms);
-      if (wec) co_return;
-      // Bytes either side sent after the handshake may already sit in our buffers: pass them
-      // on first, then tunnel.
-      client.expires_never();
-      up->stream.expires_never();
-      if (cbuf.size()) co_await asio::async_write(up->stream.socket(), cbuf.data(), nothrow);
-      if (up->buffer.size()) co_await asio::async_write(client.socket(), up->buffer.data(), nothrow);
-      const RelayBytes moved = co_await edge::relay(client.socket(), up->stream.socket(), o.idle_timeout);
-      count_bytes(flow, moved.a_to_b, moved.b_to_a);
-      co_return;
-    }
-    res.keep_alive(keep);
-    uint64_t res_bytes = 0;
-    bool backend_failed = false;
-    auto ec_res = co_await relay_message(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, backend_failed);
-    count_bytes(flow, req_bytes, res_bytes);
-    log(res.result_int(), res_bytes, ec_res ? token("relay_" + ec_res.message()) + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
-    if (!ec_res && backend_keep && res_p.is_done() && up->buffer.size() == 0) pool.put(backend_index, std::move(up));
-    if (ec_res || !keep) {
-      client.socket().shutdown(tcp::socket::shutdown_send, ec0);
-      co_return;
-    }
+    if (!co_await serve_request(c)) co_return;
   }
 }
 
