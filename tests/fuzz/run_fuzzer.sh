@@ -8,4 +8,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/corpus"
 cp "$seeds"/* "$work/corpus/" 2>/dev/null || true
 cd "$work"
-exec "$fuzzer" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 "$work/corpus"
+# Not exec: the EXIT trap must still remove the scratch corpus.
+rc=0
+"$fuzzer" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 "$work/corpus" || rc=$?
+exit "$rc"

@@ -1,6 +1,6 @@
 # Shared helpers for edge's integration tests (sourced, bash). Every namespace a test makes is
 # named edge-t-<pid>-<name>, registered for cleanup, and removed on any exit, failure included;
-# every process a test starts is killed by PID on exit.
+# every process a test starts is stopped by PID on exit (TERM, then KILL).
 set -euo pipefail
 
 EDGE_T_ID="edge-t-$$"
@@ -16,6 +16,14 @@ _edge_t_cleanup() {
   local rc=$?
   local i
   for (( i=${#_edge_t_on_exit[@]}-1; i>=0; i-- )); do eval "${_edge_t_on_exit[i]}" || true; done
+  # TERM first, so edge processes remove what they made (control sockets); KILL what is left.
+  for pid in "${_edge_t_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    local alive=0
+    for pid in "${_edge_t_pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
   for pid in "${_edge_t_pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   for pid in "${_edge_t_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   for ns in "${_edge_t_namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
