@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cmd/commands.h"
+#include "cmd/flags.h"
 #include "core/base/errors.h"
 #include "core/base/numbers.h"
 #include "engines/conntrack/options.h"
@@ -21,12 +22,6 @@ struct ListFlags {
   std::string sort, limit, backend, origin;
   bool reverse = false;
 };
-
-template <class T>
-T parse_or_usage(const std::string& flag, const std::string& value, const Parsed<T>& parsed) {
-  if (!parsed) throw usage_error(flag, value, parsed.error());
-  return *parsed;
-}
 
 void add_filter_flags(CLI::App* app, FilterFlags& f) {
   app->add_option("-p,--proto", f.proto, "Protocol: tcp, udp, icmp, icmpv6, sctp, dccp, udplite, gre or a number")->type_name("PROTO");

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "cmd/commands.h"
+#include "cmd/flags.h"
 #include "core/base/errors.h"
 #include "core/base/numbers.h"
 #include "engines/rproxy/options.h"
@@ -13,17 +14,15 @@ namespace edge::cmd {
 namespace {
 
 Millis duration_flag(const std::string& flag, const std::string& v) {
-  auto d = parse_duration(v);
-  if (!d) throw usage_error(flag, v, d.error());
-  if (d->count() < 1) throw usage_error(flag, v, "must be more than 0");
-  return *d;
+  const Millis d = parse_or_usage(flag, v, parse_duration(v));
+  if (d.count() < 1) throw usage_error(flag, v, "must be more than 0");
+  return d;
 }
 
 unsigned count_flag(const std::string& flag, const std::string& v, uint64_t lo, uint64_t hi) {
-  auto n = parse_count(v);
-  if (!n) throw usage_error(flag, v, n.error());
-  if (*n < lo || *n > hi) throw usage_error(flag, v, "is out of range (" + std::to_string(lo) + "-" + std::to_string(hi) + ")");
-  return unsigned(*n);
+  const auto n = parse_or_usage(flag, v, parse_count(v));
+  if (n < lo || n > hi) throw usage_error(flag, v, "is out of range (" + std::to_string(lo) + "-" + std::to_string(hi) + ")");
+  return unsigned(n);
 }
 
 // 'Name: value' pairs; the name must be an HTTP token.

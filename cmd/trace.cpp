@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cmd/commands.h"
+#include "cmd/flags.h"
 #include "core/base/errors.h"
 #include "core/trace/proxy_env.h"
 #include "engines/trace/options.h"
@@ -40,16 +41,12 @@ void add_trace(CLI::App& app, Runner& runner) {
   t->callback([f, &runner] {
     runner = [f] {
       trace::TraceOptions o;
-      auto target = trace::parse_target(f->target);
-      if (!target) throw usage_error("TARGET", f->target, target.error());
-      o.target = *target;
+      o.target = parse_or_usage("TARGET", f->target, trace::parse_target(f->target));
       if (f->v4 && f->v6) throw Fatal(Exit::usage, "-4 and -6: choose one family");
       if (f->v4) o.family = Family::v4;
       if (f->v6) o.family = Family::v6;
-      auto d = parse_duration(f->timeout);
-      if (!d) throw usage_error("--timeout", f->timeout, d.error());
-      if (d->count() < 10 || d->count() > 600'000) throw usage_error("--timeout", f->timeout, "is out of range (10ms-10m)");
-      o.timeout = *d;
+      o.timeout = parse_or_usage("--timeout", f->timeout, parse_duration(f->timeout));
+      if (o.timeout.count() < 10 || o.timeout.count() > 600'000) throw usage_error("--timeout", f->timeout, "is out of range (10ms-10m)");
       if (!f->proxy.empty()) {
         std::string err;
         if (f->proxy != "none" && !parse_proxy_url(f->proxy, err)) throw Fatal(Exit::usage, "--proxy: " + err);

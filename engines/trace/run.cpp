@@ -128,12 +128,7 @@ class Trace {
       if (probe_tcp("tcp", addr, o_.target.port, &route, o_.timeout, s2, mss).status == Status::ok) {
         bool ready = true;
         if (o_.target.wants_tls()) {
-          TlsOptions to;
-          to.host = o_.target.host;
-          to.host_is_ip = o_.target.host_is_literal;
-          to.cafile = o_.cacert;
-          to.alpn_http = true;
-          ready = probe_tls(*s2, to, o_.timeout).status == Status::ok;
+          ready = probe_tls(*s2, tls_options(), o_.timeout).status == Status::ok;
         }
         if (ready && probe_http(*s2, o_.target.authority(), path, o_.timeout, h2).evidence.contains("response"))
           retry = read_body(*s2, h2, o_.timeout, kCap);
@@ -155,6 +150,15 @@ class Trace {
       }
     }
     h.evidence["mtu"] = std::move(mtu);
+  }
+
+  TlsOptions tls_options() const {
+    TlsOptions to;
+    to.host = o_.target.host;
+    to.host_is_ip = o_.target.host_is_literal;
+    to.cafile = o_.cacert;
+    to.alpn_http = o_.target.wants_http();
+    return to;
   }
 
   void start_capture(const RouteInfo& route, const IpAddr& addr) {
@@ -254,12 +258,7 @@ class Trace {
 
     // 6. tls
     if (t.wants_tls()) {
-      TlsOptions to;
-      to.host = t.host;
-      to.host_is_ip = t.host_is_literal;
-      to.cafile = o_.cacert;
-      to.alpn_http = t.wants_http();
-      if (!add(probe_tls(*stream, to, o_.timeout))) return;
+      if (!add(probe_tls(*stream, tls_options(), o_.timeout))) return;
     } else {
       add(skipped("tls", t.scheme == "http" ? "plain http" : "plain tcp target"));
     }
