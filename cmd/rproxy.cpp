@@ -49,7 +49,9 @@ void add_rproxy(CLI::App& app, Runner& runner) {
   struct Flags {
     std::string listen, mode = "http", lb = "round-robin", threads = "0", connect_timeout = "3s", header_timeout = "10s",
                 backend_timeout = "30s", idle_timeout = "60s", keepalive_timeout = "60s", keepalive = "32", max_conns = "10000",
-                drain = "10s", access_log, health, health_interval = "5s";
+                drain = "10s", access_log, health, health_interval = "5s",
+                tls_cert, tls_key, upstream_ca, log_format = "combined", metrics;
+    bool tls_auto = false, upstream_tls = false, upstream_insecure = false;
     std::vector<std::string> to, trust, headers, response_headers;
   };
   auto f = std::make_shared<Flags>();
@@ -58,7 +60,9 @@ void add_rproxy(CLI::App& app, Runner& runner) {
       "Examples:\n"
       "  edge rproxy --listen 8080 --to 127.0.0.1:9000 --to 127.0.0.1:9001\n"
       "  edge rproxy --listen 127.0.0.1:8443 --mode tcp --to db1:5432 --to db2:5432 --lb least-conn\n"
-      "  edge rproxy --listen 80 --to app:3000 --access-log - --trust-proxy 10.0.0.0/8\n");
+      "  edge rproxy --listen 80 --to app:3000 --access-log - --trust-proxy 10.0.0.0/8\n"
+      "  edge rproxy --listen 8443 --tls-auto --to 127.0.0.1:9000\n"
+      "  edge rproxy --listen 443 --tls-cert site.pem --tls-key site.key --to api.internal:443 --upstream-tls\n");
   r->add_option("--listen", f->listen, "[ADDR:]PORT to accept clients on")->required()->type_name("[ADDR:]PORT");
   r->add_option("--to", f->to, "A backend HOST:PORT (repeat for a pool)")->required()->type_name("HOST:PORT");
   r->add_option("--mode", f->mode, "http (default) or tcp (bytes relayed as they are)")->type_name("MODE");
@@ -74,10 +78,18 @@ void add_rproxy(CLI::App& app, Runner& runner) {
   r->add_option("--drain", f->drain, "On SIGTERM/SIGINT, time to let in-flight requests finish (default 10s)")->type_name("DUR");
   r->add_option("--trust-proxy", f->trust, "Keep X-Forwarded-* from peers in this CIDR (repeatable)")->type_name("CIDR");
   r->add_option("--access-log", f->access_log, "One line per request to FILE, or - for stdout (SIGHUP reopens it)")->type_name("FILE");
+  r->add_option("--log-format", f->log_format, "Access log lines: combined (default) or json (one object per line)")->type_name("FORMAT");
+  r->add_option("--metrics", f->metrics, "Serve Prometheus metrics at http://[ADDR:]PORT/metrics (a bare PORT: 127.0.0.1 only)")->type_name("[ADDR:]PORT");
   r->add_option("--health", f->health, "Check each backend with GET PATH (2xx/3xx is up; in tcp mode, a connect)")->type_name("PATH");
   r->add_option("--health-interval", f->health_interval, "How often to check, and to resolve backend names again (default 5s)")->type_name("DUR");
   r->add_option("-H,--header", f->headers, "Set this header on every request to the backends (repeatable)")->type_name("'NAME: VALUE'");
   r->add_option("--response-header", f->response_headers, "Set this header on every response to clients (repeatable)")->type_name("'NAME: VALUE'");
+  r->add_option("--tls-cert", f->tls_cert, "Serve clients over TLS with this PEM certificate chain (needs --tls-key)")->type_name("FILE");
+  r->add_option("--tls-key", f->tls_key, "The PEM private key for --tls-cert")->type_name("FILE");
+  r->add_flag("--tls-auto", f->tls_auto, "Serve clients over TLS with a fresh self-signed certificate (fingerprint printed at start)");
+  r->add_flag("--upstream-tls", f->upstream_tls, "Speak TLS to the backends (SNI = backend host; certificate verified)");
+  r->add_option("--upstream-ca", f->upstream_ca, "Trust these PEM CA certificates for backends instead of the system store")->type_name("FILE");
+  r->add_flag("--upstream-insecure", f->upstream_insecure, "Do not verify backend certificates (testing only)");
   r->callback([f, &runner] {
     runner = [f] {
       rproxy::Options o;
@@ -113,11 +125,31 @@ void add_rproxy(CLI::App& app, Runner& runner) {
         o.trust_proxy.push_back(*cidr);
       }
       o.access_log = f->access_log;
+      if (f->log_format == "combined") o.log_format = rproxy::LogFormat::combined;
+      else if (f->log_format == "json") o.log_format = rproxy::LogFormat::json;
+      else throw usage_error("--log-format", f->log_format, "is not a log format (expected combined or json)");
+      if (!f->metrics.empty()) {
+        auto m = Endpoint::parse(f->metrics);
+        if (!m) throw usage_error("--metrics", f->metrics, m.error());
+        o.metrics = *m;
+      }
       if (!f->health.empty() && f->health.front() != '/') throw usage_error("--health", f->health, "is not a path (expected e.g. /healthz)");
       o.health_path = f->health;
       o.health_interval = duration_flag("--health-interval", f->health_interval);
       o.request_headers = header_flags("--header", f->headers);
       o.response_headers = header_flags("--response-header", f->response_headers);
+      if (f->tls_auto && !f->tls_cert.empty()) throw Fatal(Exit::usage, "--tls-auto: cannot be used with --tls-cert (choose one)");
+      if (f->tls_cert.empty() != f->tls_key.empty())
+        throw f->tls_cert.empty() ? usage_error("--tls-key", f->tls_key, "needs --tls-cert") : usage_error("--tls-cert", f->tls_cert, "needs --tls-key");
+      o.tls_cert = f->tls_cert;
+      o.tls_key = f->tls_key;
+      o.tls_auto = f->tls_auto;
+      if (!f->upstream_tls && (!f->upstream_ca.empty() || f->upstream_insecure))
+        throw f->upstream_ca.empty() ? Fatal(Exit::usage, "--upstream-insecure: needs --upstream-tls") : usage_error("--upstream-ca", f->upstream_ca, "needs --upstream-tls");
+      if (!f->upstream_ca.empty() && f->upstream_insecure) throw usage_error("--upstream-ca", f->upstream_ca, "cannot be used with --upstream-insecure");
+      o.upstream_tls = f->upstream_tls;
+      o.upstream_ca = f->upstream_ca;
+      o.upstream_insecure = f->upstream_insecure;
       return rproxy::run(o);
     };
   });

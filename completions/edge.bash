@@ -8,9 +8,9 @@ _edge_list_flags='--sort --reverse --limit --backend --origin'
 _edge_stats_flags='--warn --top'
 _edge_watch_flags='--event --count --timeout --buffer'
 _edge_trace_flags='-4 -6 --timeout --proxy --cacert --netns --json --hops --mtu --capture -h --help'
-_edge_rproxy_flags='--listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log -H --header --response-header --health --health-interval -h --help'
+_edge_rproxy_flags='--listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log --log-format --metrics -H --header --response-header --health --health-interval --tls-cert --tls-key --tls-auto --upstream-tls --upstream-ca --upstream-insecure -h --help'
 # Flags that take a value (the next word, or after '=').
-_edge_value_flags=' -p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --sort --limit --backend --origin --warn --top --event --count --timeout --buffer --proxy --cacert --capture --listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log -H --header --response-header --health --health-interval '
+_edge_value_flags=' -p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --sort --limit --backend --origin --warn --top --event --count --timeout --buffer --proxy --cacert --capture --listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log --log-format --metrics -H --header --response-header --health --health-interval --tls-cert --tls-key --upstream-ca '
 
 # Puts $1 in front of every candidate (for "--flag=value" typed as one word).
 _edge_prefix() {
@@ -95,7 +95,10 @@ _edge() {
         --lb)
             COMPREPLY=($(compgen -W 'round-robin least-conn random hash-src' -- "$cur"))
             _edge_prefix "$pre"; return ;;
-        --cacert | --capture | --access-log)
+        --log-format)
+            COMPREPLY=($(compgen -W 'combined json' -- "$cur"))
+            _edge_prefix "$pre"; return ;;
+        --cacert | --capture | --access-log | --tls-cert | --tls-key | --upstream-ca)
             # --access-log also takes '-' (standard output), typed by hand.
             compopt -o filenames 2>/dev/null
             COMPREPLY=($(compgen -f -- "$cur"))
@@ -108,7 +111,7 @@ _edge() {
             fi
             _edge_prefix "$pre"; return ;;
         -s | --src | -d | --dst | --sport | --dport | --mark | --limit | --warn | --top | --count | --timeout | --buffer | \
-            --listen | --to | --trust-proxy | --threads | --keepalive | --max-conns | \
+            --listen | --to | --trust-proxy | --threads | --keepalive | --max-conns | --metrics | \
             --connect-timeout | --header-timeout | --backend-timeout | --idle-timeout | --keepalive-timeout | --drain)
             # Free-form values (addresses, HOST:PORT, CIDRs, ports, numbers, durations): nothing to offer.
             COMPREPLY=()

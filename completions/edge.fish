@@ -20,7 +20,8 @@ function __edge_netns
     ip netns list 2>/dev/null | string replace -r ' .*' ''
 end
 
-# No file names anywhere except --netns paths, --cacert, --capture and --access-log.
+# No file names anywhere except --netns paths, --cacert, --capture, --access-log, --tls-cert,
+# --tls-key and --upstream-ca.
 complete -c edge -f
 
 # edge
@@ -53,10 +54,18 @@ complete -c edge -n $rp -l max-conns -x -d 'Client connections at most (default 
 complete -c edge -n $rp -l drain -x -d 'On SIGTERM/SIGINT, time for in-flight requests (default 10s)'
 complete -c edge -n $rp -l trust-proxy -x -d 'Keep X-Forwarded-* from peers in this CIDR (repeatable)'
 complete -c edge -n $rp -l access-log -r -F -d 'One line per request to FILE, or - for stdout'
+complete -c edge -n $rp -l log-format -x -a 'combined json' -d 'Access log lines: combined (default) or json'
+complete -c edge -n $rp -l metrics -x -d 'Serve Prometheus metrics at [ADDR:]PORT/metrics (bare PORT: 127.0.0.1)'
 complete -c edge -n $rp -s H -l header -x -d "Set a header on requests to backends ('Name: value')"
 complete -c edge -n $rp -l health -x -d 'Check each backend with GET PATH (tcp mode: a connect)'
 complete -c edge -n $rp -l health-interval -x -d 'How often to check and re-resolve names (default 5s)'
 complete -c edge -n $rp -l response-header -x -d "Set a header on responses to clients ('Name: value')"
+complete -c edge -n $rp -l tls-cert -r -F -d 'Serve clients over TLS with this PEM certificate chain'
+complete -c edge -n $rp -l tls-key -r -F -d 'The PEM private key for --tls-cert'
+complete -c edge -n $rp -l tls-auto -d 'Serve clients over TLS with a fresh self-signed certificate'
+complete -c edge -n $rp -l upstream-tls -d 'Speak TLS to the backends (certificates verified)'
+complete -c edge -n $rp -l upstream-ca -r -F -d 'Trust these PEM CA certificates for backends'
+complete -c edge -n $rp -l upstream-insecure -d 'Do not verify backend certificates (testing only)'
 
 # edge trace [OPTIONS] TARGET (a URL, tls://HOST:PORT or HOST:PORT, typed by hand)
 set -l tr "__fish_seen_subcommand_from trace"

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/base/fd.h"
+#include "core/net/stream.h"
 
 namespace edge {
 namespace asio = boost::asio;
@@ -69,7 +70,10 @@ asio::awaitable<void> splice_one_way(tcp::socket& from, tcp::socket& to, Pipe& p
   to.shutdown(tcp::socket::shutdown_send, ec);  // pass the end of stream on
 }
 
-asio::awaitable<void> copy_one_way(tcp::socket& from, tcp::socket& to, uint64_t& bytes, Clock::time_point& last) {
+// Buffered: plain sockets without a pipe, or streams where TLS must see the bytes. A TLS end
+// of stream is passed on as a TCP half-close (close_notify cannot be half of a connection).
+template <class From, class To>
+asio::awaitable<void> copy_one_way(From& from, To& to, uint64_t& bytes, Clock::time_point& last) {
   std::vector<char> buf(64 * 1024);
   boost::system::error_code ec;
   while (true) {
@@ -80,7 +84,8 @@ asio::awaitable<void> copy_one_way(tcp::socket& from, tcp::socket& to, uint64_t&
     if (w) co_return;
     bytes += n;
   }
-  to.shutdown(tcp::socket::shutdown_send, ec);
+  if constexpr (std::is_same_v<To, Stream>) to.socket().shutdown(tcp::socket::shutdown_send, ec);
+  else to.shutdown(tcp::socket::shutdown_send, ec);
 }
 
 asio::awaitable<void> watchdog(const Clock::time_point& last, Millis idle) {
@@ -106,6 +111,16 @@ asio::awaitable<RelayBytes> relay(tcp::socket& a, tcp::socket& b, Millis idle) {
   } else {
     co_await ((copy_one_way(a, b, bytes.a_to_b, last) && copy_one_way(b, a, bytes.b_to_a, last)) || watchdog(last, idle));
   }
+  co_return bytes;
+}
+
+asio::awaitable<RelayBytes> relay(Stream& a, Stream& b, Millis idle) {
+  if (!a.tls() && !b.tls()) co_return co_await relay(a.socket(), b.socket(), idle);
+  a.expires_never();
+  b.expires_never();
+  RelayBytes bytes;
+  Clock::time_point last = Clock::now();
+  co_await ((copy_one_way(a, b, bytes.a_to_b, last) && copy_one_way(b, a, bytes.b_to_a, last)) || watchdog(last, idle));
   co_return bytes;
 }
 

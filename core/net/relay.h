@@ -1,8 +1,8 @@
 // The relay: bytes both ways between two connected TCP sockets until both directions have
 // ended (each end of stream is passed on as a half-close), or nothing moved for `idle`.
 // Between plain sockets the bytes go through a pipe with splice(2) and never enter user
-// space; where a pipe cannot be made, a buffered copy does the same job. Used by every L4
-// path (edge rproxy --mode tcp, upgraded HTTP connections).
+// space; where a pipe cannot be made, or either side speaks TLS, a buffered copy does the same
+// job. Used by every L4 path (edge rproxy --mode tcp, upgraded HTTP connections).
 #pragma once
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -17,5 +17,8 @@ struct RelayBytes {
 };
 
 boost::asio::awaitable<RelayBytes> relay(boost::asio::ip::tcp::socket& a, boost::asio::ip::tcp::socket& b, Millis idle);
+// The same between two streams, either of which may carry TLS (splice when neither does).
+class Stream;
+boost::asio::awaitable<RelayBytes> relay(Stream& a, Stream& b, Millis idle);
 
 }  // namespace edge

@@ -3,3 +3,4 @@
 // their declarations: a large saving on a 2-core build.
 #include <boost/asio/impl/src.hpp>
 #include <boost/beast/src.hpp>
+#include <boost/asio/ssl/impl/src.hpp>

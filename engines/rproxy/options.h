@@ -1,10 +1,12 @@
 // What `edge rproxy` was asked to do; cmd/rproxy.cpp fills it from flags.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/base/duration.h"
 #include "core/net/addr.h"
+#include "engines/rproxy/access_log.h"
 
 namespace edge::rproxy {
 
@@ -29,10 +31,17 @@ struct Options {
   Millis drain{10000};
   std::vector<Cidr> trust_proxy;
   std::string access_log;          // "", "-" or a file
+  LogFormat log_format = LogFormat::combined;
+  std::optional<Endpoint> metrics;  // --metrics: where to serve Prometheus text
   std::string health_path;         // --health: GET this path (http) or connect (tcp); "" = passive only
   Millis health_interval{5000};    // also how often backend names are resolved again
   std::vector<std::pair<std::string, std::string>> request_headers;   // -H: set on every request
   std::vector<std::pair<std::string, std::string>> response_headers;  // --response-header
+  std::string tls_cert, tls_key;   // TLS for clients from PEM files
+  bool tls_auto = false;           // TLS for clients with a fresh self-signed certificate
+  bool upstream_tls = false;       // backends speak https
+  std::string upstream_ca;         // "" = the system trust store
+  bool upstream_insecure = false;  // do not verify the backends' certificates
 };
 
 int run(const Options& o);

@@ -6,6 +6,7 @@
 // alive when both ends allow it. Failures become precise responses with Proxy-Status (RFC
 // 9209): 502 refused/reset, 504 timeout, 503 no healthy backend.
 #include <fmt/format.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/socket.h>
 
@@ -25,7 +26,11 @@
 #include "core/flow/table.h"
 #include "core/http/forwarding.h"
 #include "core/net/relay.h"
+#include "core/net/stream.h"
+#include "core/tls/contexts.h"
+#include "engines/rproxy/access_log.h"
 #include "engines/rproxy/backends.h"
+#include "engines/rproxy/metrics.h"
 #include "engines/rproxy/options.h"
 
 namespace edge::rproxy {
@@ -57,71 +62,33 @@ asio::ip::address to_asio(const IpAddr& a) {
   return asio::ip::address_v6(b);
 }
 
-// One line per request (or per TCP connection): who, what, which backend, how long, why it ended.
-class AccessLog {
- public:
-  explicit AccessLog(const std::string& where) {
-    if (where.empty()) return;
-    if (where == "-") {
-      f_ = stdout;
-      return;
-    }
-    path_ = where;
-    f_ = std::fopen(where.c_str(), "ae");
-    if (!f_) throw Fatal(Exit::usage, "--access-log: cannot open '" + where + "' for appending");
-    owned_ = true;
-  }
-  ~AccessLog() {
-    if (owned_) std::fclose(f_);
-  }
-  // SIGHUP: after log rotation moved the file away, write to a fresh one at the same path.
-  void reopen() {
-    if (!owned_) return;
-    std::lock_guard lk(mu_);
-    if (std::FILE* f = std::fopen(path_.c_str(), "ae")) {
-      std::fclose(f_);
-      f_ = f;
-    }
-  }
-  bool on() const { return f_ != nullptr; }
-  void write(const std::string& line) {
-    std::lock_guard lk(mu_);
-    std::fwrite(line.data(), 1, line.size(), f_);
-    std::fflush(f_);
-  }
-
- private:
-  std::FILE* f_ = nullptr;
-  std::string path_;
-  bool owned_ = false;
-  std::mutex mu_;
-};
-
-std::string clf_time() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%d/%b/%Y:%H:%M:%S %z", &tm);
-  return buf;
-}
-
 struct Shared {
   const Options& o;
   BackendSet backends;
   AccessLog log;
+  Metrics metrics;
   FlowTable flows{"edge:rproxy:" + std::to_string(getpid())};
   std::atomic<unsigned> conns{0};
   std::atomic<bool> draining{false};
-  Shared(const Options& opts) : o(opts), backends(opts), log(opts.access_log) {}
+  tls::ServerContext server_tls;                    // ctx null: clients speak plain HTTP/TCP
+  std::unique_ptr<asio::ssl::context> upstream_tls;  // null: backends speak plain
+  Shared(const Options& opts) : o(opts), backends(opts), log(opts.access_log, opts.log_format), metrics(backends.size()) {}
 };
 
-// An access-log line for what never became a proxied request (a refused head, a TCP tunnel).
-void log_line(Shared& sh, const IpAddr& peer, const std::string& request, unsigned status, uint64_t bytes, const std::string& backend,
-              const std::string& cause) {
+// The record of what never became a proxied request (a refused head, a failed handshake, a
+// TCP connection): logged, and counted when a response was sent.
+void log_line(Shared& sh, const IpAddr& peer, bool tcp, unsigned status, uint64_t bytes, std::string_view backend, std::string_view cause) {
+  if (!tcp && status) sh.metrics.request(-1, status, 0);
   if (!sh.log.on()) return;
-  sh.log.write(fmt::format("{} - - [{}] \"{}\" {} {} \"-\" \"-\" backend={} cause={}\n", peer.str(), clf_time(), request, status, bytes,
-                           backend.empty() ? "-" : backend, cause));
+  AccessRecord r;
+  r.time = std::time(nullptr);
+  r.client = peer;
+  r.tcp = tcp;
+  r.status = status;
+  r.bytes = bytes;
+  r.backend = backend;
+  r.cause = cause;
+  sh.log.write(r);
 }
 
 // Access-log causes are single tokens: "relay_Connection_reset_by_peer@body".
@@ -138,7 +105,7 @@ struct ConnCount {
 };
 
 struct Upstream {
-  beast::tcp_stream stream;
+  Stream stream;
   beast::flat_buffer buffer;
   explicit Upstream(tcp::socket s) : stream(std::move(s)) {}
 };
@@ -176,7 +143,7 @@ struct ProxyError {
   std::string detail;
 };
 
-asio::awaitable<void> send_error(beast::tcp_stream& s, const ProxyError& e, bool keep_alive, unsigned version) {
+asio::awaitable<void> send_error(Stream& s, const ProxyError& e, bool keep_alive, unsigned version) {
   bhttp::response<bhttp::string_body> r{bhttp::status(e.status), version};
   r.set(bhttp::field::server, "edge");
   r.set("Proxy-Status", "edge; error=" + e.error + (e.detail.empty() ? "" : "; details=\"" + e.detail + "\""));
@@ -195,8 +162,8 @@ asio::awaitable<void> send_error(beast::tcp_stream& s, const ProxyError& e, bool
 // `reading_failed` says whether the error came from `in` (else from `out`): a client that
 // stops sending its body is not the backend's fault.
 template <bool isRequest>
-asio::awaitable<beast::error_code> relay_message(beast::tcp_stream& in, beast::flat_buffer& in_buf, bhttp::parser<isRequest, bhttp::buffer_body>& p,
-                                         beast::tcp_stream& out, Millis idle, uint64_t& bytes, std::vector<char>& buf,
+asio::awaitable<beast::error_code> relay_message(Stream& in, beast::flat_buffer& in_buf, bhttp::parser<isRequest, bhttp::buffer_body>& p,
+                                         Stream& out, Millis idle, uint64_t& bytes, std::vector<char>& buf,
                                          bool& reading_failed) {
   reading_failed = false;
   bhttp::serializer<isRequest, bhttp::buffer_body> sr{p.get()};
@@ -231,7 +198,7 @@ asio::awaitable<beast::error_code> relay_message(beast::tcp_stream& in, beast::f
 
 // Reads until the buffer holds a whole request head; returns its length. A head longer than
 // kMaxHead fails with header_limit before it is all read.
-asio::awaitable<std::tuple<beast::error_code, size_t>> read_raw_head(beast::tcp_stream& s, beast::flat_buffer& buf) {
+asio::awaitable<std::tuple<beast::error_code, size_t>> read_raw_head(Stream& s, beast::flat_buffer& buf) {
   size_t scanned = 0;
   while (true) {
     const std::string_view have(static_cast<const char*>(buf.data().data()), buf.size());
@@ -259,7 +226,23 @@ asio::awaitable<std::pair<std::unique_ptr<Upstream>, ProxyError>> connect_backen
     if (!ec) {
       s.socket().set_option(tcp::no_delay(true));
       s.expires_never();
-      std::pair<std::unique_ptr<Upstream>, ProxyError> ok{std::make_unique<Upstream>(s.release_socket()), ProxyError{}};
+      auto up = std::make_unique<Upstream>(s.release_socket());
+      if (sh.upstream_tls) {
+        // https backend: SNI is the backend's name, and its certificate must carry that name
+        // (or address) and chain to the trusted roots, unless --upstream-insecure.
+        auto& t = up->stream.start_tls(*sh.upstream_tls);
+        tls::prepare_client(t, b.host, !sh.o.upstream_insecure);
+        up->stream.expires_after(sh.o.connect_timeout);
+        auto [hec] = co_await t.async_handshake(asio::ssl::stream_base::client, nothrow);
+        up->stream.expires_never();
+        if (hec) {
+          const bool cert = SSL_get_verify_result(t.native_handle()) != X509_V_OK;
+          last = {502, hec == beast::error::timeout ? "tls_protocol_error" : cert ? "tls_certificate_error" : "tls_protocol_error",
+                  b.name + ": TLS handshake failed: " + (hec == beast::error::timeout ? std::string("timed out") : tls::handshake_error(t, hec))};
+          continue;
+        }
+      }
+      std::pair<std::unique_ptr<Upstream>, ProxyError> ok{std::move(up), ProxyError{}};
       co_return ok;
     }
     if (ec == beast::error::timeout) last = {504, "connection_timeout", "connecting to " + b.name + " timed out"};
@@ -297,11 +280,49 @@ void set_backend(FlowHandle& flow, const tcp::socket& up) {
   });
 }
 
-void count_bytes(FlowHandle& flow, uint64_t to_backend, uint64_t to_client) {
+void count_bytes(Shared& sh, FlowHandle& flow, uint64_t to_backend, uint64_t to_client) {
+  sh.metrics.bytes(to_client, to_backend);
   flow.update([&](Flow& f) {
     f.orig_counters->bytes += to_backend;
     f.reply_counters->bytes += to_client;
   });
+}
+
+// The backends one request may go to: the balancer's plan, how far it was tried, and the
+// connection in hand.
+struct Pick {
+  std::vector<size_t> plan;
+  size_t tried = 0;
+  std::unique_ptr<Upstream> up;
+  Backend* backend = nullptr;
+  size_t index = 0;
+  bool reused = false;
+  ProxyError failure{503, "destination_unavailable", "no healthy backend"};
+};
+
+// The next backend of the plan that gives a connection, pooled or new; `up` stays null when
+// none is left (`failure` says why the last one failed).
+asio::awaitable<void> pick_next(Shared& sh, Pool& pool, Pick& p) {
+  p.up.reset();
+  while (p.tried < p.plan.size()) {
+    const size_t i = p.plan[p.tried++];
+    Backend& b = sh.backends.at(i);
+    p.reused = false;
+    if ((p.up = pool.take(i))) {
+      p.reused = true;
+    } else {
+      auto connected = co_await connect_backend(sh, b);
+      if (!connected.first) {
+        sh.backends.failed(b);
+        p.failure = connected.second;
+        continue;
+      }
+      p.up = std::move(connected.first);
+    }
+    p.backend = &b;
+    p.index = i;
+    co_return;
+  }
 }
 
 // One client connection's lasting state. Kept small: an idle keep-alive connection costs only
@@ -313,7 +334,7 @@ struct ClientConn {
   IpAddr peer;
   bool trusted = false;
   FlowHandle flow;
-  beast::tcp_stream client;
+  Stream client;
   beast::flat_buffer cbuf{kMaxHead + 16 * 1024};  // a head over the limit cannot even be buffered
   std::vector<char> copy_buf;                      // allocated at the first body, freed when idle
   bool first = true;
@@ -329,7 +350,7 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
   const IpAddr& peer = c.peer;
   const bool trusted = c.trusted;
   FlowHandle& flow = c.flow;
-  beast::tcp_stream& client = c.client;
+  Stream& client = c.client;
   beast::flat_buffer& cbuf = c.cbuf;
   std::vector<char>& copy_buf = c.copy_buf;
   bool& first = c.first;
@@ -345,7 +366,7 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
     if (auto problem = http::raw_head_problem(raw); !problem.empty()) {
       const ProxyError err{400, "http_request_error", "malformed request: " + problem};
       co_await send_error(client, err, false, 11);
-      log_line(sh, peer, "-", err.status, 0, "", "bad_request@header");
+      log_line(sh, peer, false, err.status, 0, "", "bad_request@header");
       co_return false;
     }
     std::tie(ec, n) = co_await bhttp::async_read_header(client, cbuf, req_p, nothrow);
@@ -358,7 +379,7 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
     const ProxyError err = ec == bhttp::error::header_limit ? ProxyError{431, "http_request_error", "request header block over 64 KiB"}
                                                             : ProxyError{400, "http_request_error", "malformed request: " + ec.message()};
     co_await send_error(client, err, false, 11);
-    log_line(sh, peer, "-", err.status, 0, "", err.status == 431 ? "header_too_large@header" : "bad_request@header");
+    log_line(sh, peer, false, err.status, 0, "", err.status == 431 ? "header_too_large@header" : "bad_request@header");
     co_return false;
   }
   first = false;
@@ -366,13 +387,13 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
   if (std::distance(req.begin(), req.end()) > 100) {
     const ProxyError err{431, "http_request_error", "more than 100 header fields"};
     co_await send_error(client, err, false, req.version());
-    log_line(sh, peer, "-", 431, 0, "", "too_many_fields@header");
+    log_line(sh, peer, false, 431, 0, "", "too_many_fields@header");
     co_return false;
   }
   if (auto problem = http::framing_problem(req); !problem.empty()) {
     const ProxyError err{400, "http_request_error", "ambiguous request framing: " + problem};
     co_await send_error(client, err, false, req.version());
-    log_line(sh, peer, "-", 400, 0, "", "ambiguous_framing@header");
+    log_line(sh, peer, false, 400, 0, "", "ambiguous_framing@header");
     co_return false;
   }
   const bool client_keep = req.keep_alive() && !sh.draining;
@@ -393,41 +414,40 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
   const bool upgrade = req.count(bhttp::field::upgrade) > 0 && beast::http::token_list(req[bhttp::field::connection]).exists("upgrade");
   const std::string upgrade_to(req[bhttp::field::upgrade]);
   http::strip_hop_by_hop(req, upgrade);
-  http::add_forwarding(req, {peer, trusted, "http", "1.1 edge"});
+  http::add_forwarding(req, {peer, trusted, client.tls() ? "https" : "http", "1.1 edge"});
   for (const auto& [name, value] : o.request_headers) req.set(name, value);
   if (upgrade) req.set(bhttp::field::connection, "upgrade");
   else req.keep_alive(true);
 
   // A backend: the balancer's pick, then the others while connects are refused.
-  std::unique_ptr<Upstream> up;
-  Backend* backend = nullptr;
-  size_t backend_index = 0;
-  bool reused = false;
-  ProxyError failure{503, "destination_unavailable", "no healthy backend"};
-  for (size_t i : sh.backends.plan(peer)) {
-    Backend& b = sh.backends.at(i);
-    if ((up = pool.take(i))) {
-      reused = true;
-    } else {
-      auto connected = co_await connect_backend(sh, b);
-      if (!connected.first) {
-        sh.backends.failed(b);
-        failure = connected.second;
-        continue;
-      }
-      up = std::move(connected.first);
-    }
-    backend = &b;
-    backend_index = i;
-    break;
-  }
+  Pick pick;
+  pick.plan = sh.backends.plan(peer);
+  co_await pick_next(sh, pool, pick);
+  std::unique_ptr<Upstream>& up = pick.up;
+  Backend*& backend = pick.backend;
+  const size_t& backend_index = pick.index;
+  bool& reused = pick.reused;
+  const ProxyError& failure = pick.failure;
   const double connect_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   auto log = [&](unsigned status, uint64_t bytes, const std::string& cause, double first_byte_ms) {
-    if (!sh.log.on()) return;
     const double total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-    sh.log.write(fmt::format("{} - - [{}] \"{} {} HTTP/{}.{}\" {} {} \"-\" \"{}\" backend={} connect_ms={:.1f} first_byte_ms={:.1f} total_ms={:.1f} cause={}\n",
-                             peer.str(), clf_time(), method, target, req.version() / 10, req.version() % 10, status, bytes, agent.empty() ? "-" : agent,
-                             backend ? backend->name : "-", connect_ms, first_byte_ms, total_ms, cause));
+    sh.metrics.request(backend ? int(backend_index) : -1, status, total_ms / 1000);
+    if (!sh.log.on()) return;
+    AccessRecord r;
+    r.time = std::time(nullptr);
+    r.client = peer;
+    r.method = method;
+    r.target = target;
+    r.version = req.version();
+    r.status = status;
+    r.bytes = bytes;
+    r.user_agent = agent;
+    r.backend = backend ? std::string_view(backend->name) : std::string_view();
+    r.connect_ms = connect_ms;
+    r.first_byte_ms = first_byte_ms;
+    r.total_ms = total_ms;
+    r.cause = cause;
+    sh.log.write(r);
   };
   if (!up) {
     co_await send_error(client, failure, client_keep && !has_body, req.version());
@@ -436,17 +456,28 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
     co_return false;
   }
   set_backend(flow, up->stream.socket());
-  ++backend->active;
-  struct Active {
-    Backend* b;
-    ~Active() { --b->active; }
-  } active{backend};
+  struct Active {  // the backend's in-flight count follows the request (and its retries)
+    Backend* b = nullptr;
+    void set(Backend* n) {
+      if (b) --b->active;
+      if ((b = n)) ++b->active;
+    }
+    ~Active() { set(nullptr); }
+  } active;
+  active.set(backend);
+  // GET, HEAD and the like without a body may be sent again elsewhere when a backend dies
+  // before any response byte (nginx's proxy_next_upstream error): the client never sees the
+  // failure. Never a POST, never a request with a body.
+  const bool idempotent = !has_body && (req.method() == bhttp::verb::get || req.method() == bhttp::verb::head ||
+                                        req.method() == bhttp::verb::options || req.method() == bhttp::verb::trace ||
+                                        req.method() == bhttp::verb::put || req.method() == bhttp::verb::delete_);
 
   uint64_t req_bytes = 0;
   if (copy_buf.empty()) copy_buf.resize(16384);
   using ResponseParser = bhttp::response_parser<bhttp::buffer_body>;
   bhttp::response_parser<bhttp::buffer_body> res_p;
   beast::error_code ec_head;
+  bool failure_counted = false;
   for (int attempt = 0;; ++attempt) {
   bool client_failed = false;
   auto ec_req = co_await relay_message(client, cbuf, req_p, up->stream, o.idle_timeout, req_bytes, copy_buf, client_failed);
@@ -480,16 +511,33 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
       ec_head = e2;
     }
   }
-  // A pooled connection the backend had closed meanwhile fails before any response byte:
-  // a bodiless request is sent once more on a fresh connection (it never reached the app).
-  const bool stale = reused && !has_body && attempt == 0 &&
-                     (ec_head == bhttp::error::end_of_stream || ec_head == asio::error::connection_reset ||
-                      ec_head == asio::error::eof || ec_head == asio::error::broken_pipe);
-  if (!stale) break;
-  auto fresh = co_await connect_backend(sh, *backend);
-  if (!fresh.first) break;
-  up = std::move(fresh.first);
-  reused = false;
+  const bool no_response = ec_head == bhttp::error::end_of_stream || ec_head == asio::error::connection_reset ||
+                           ec_head == asio::error::eof || ec_head == asio::error::broken_pipe;
+  if (!no_response || attempt >= int(pick.plan.size()) + 1) break;
+  if (reused && !has_body) {
+    // A pooled connection the backend had closed meanwhile: a bodiless request is sent once
+    // more on a fresh connection to the same backend (it never reached the app).
+    auto fresh = co_await connect_backend(sh, *backend);
+    if (fresh.first) {
+      up = std::move(fresh.first);
+      reused = false;
+      set_backend(flow, up->stream.socket());
+      continue;
+    }
+  }
+  if (!idempotent) break;
+  // The backend died under the request: count it, and go on to the next one in the plan.
+  // With none left, the client hears about this backend's failure.
+  if (!reused) sh.backends.failed(*backend);
+  failure_counted = true;
+  Backend* const dead = backend;
+  co_await pick_next(sh, pool, pick);
+  if (!up) {
+    backend = dead;
+    break;
+  }
+  failure_counted = false;
+  active.set(backend);
   set_backend(flow, up->stream.socket());
   }
   const double first_byte_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -499,7 +547,7 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
     else if (ec_head == bhttp::error::end_of_stream || ec_head == asio::error::connection_reset || ec_head == asio::error::eof)
       err = {502, "connection_terminated", backend->name + " closed the connection without a response"};
     else err = {502, "http_protocol_error", backend->name + ": " + ec_head.message()};
-    if (!reused) sh.backends.failed(*backend);
+    if (!reused && !failure_counted) sh.backends.failed(*backend);
     co_await send_error(client, err, false, req.version());
     log(err.status, 0, err.error + "@response", first_byte_ms);
     co_return false;
@@ -526,17 +574,17 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
     // on first, then tunnel.
     client.expires_never();
     up->stream.expires_never();
-    if (cbuf.size()) co_await asio::async_write(up->stream.socket(), cbuf.data(), nothrow);
-    if (up->buffer.size()) co_await asio::async_write(client.socket(), up->buffer.data(), nothrow);
-    const RelayBytes moved = co_await edge::relay(client.socket(), up->stream.socket(), o.idle_timeout);
-    count_bytes(flow, moved.a_to_b, moved.b_to_a);
+    if (cbuf.size()) co_await asio::async_write(up->stream, cbuf.data(), nothrow);
+    if (up->buffer.size()) co_await asio::async_write(client, up->buffer.data(), nothrow);
+    const RelayBytes moved = co_await edge::relay(client, up->stream, o.idle_timeout);
+    count_bytes(sh, flow, moved.a_to_b, moved.b_to_a);
     co_return false;
   }
   res.keep_alive(keep);
   uint64_t res_bytes = 0;
   bool backend_failed = false;
   auto ec_res = co_await relay_message(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, backend_failed);
-  count_bytes(flow, req_bytes, res_bytes);
+  count_bytes(sh, flow, req_bytes, res_bytes);
   log(res.result_int(), res_bytes, ec_res ? token("relay_" + ec_res.message()) + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
   if (!ec_res && backend_keep && res_p.is_done() && up->buffer.size() == 0) pool.put(backend_index, std::move(up));
   if (ec_res || !keep) {
@@ -544,6 +592,30 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
     co_return false;
   }
   co_return true;
+}
+
+// The TLS handshake of a client connection (--tls-cert/--tls-auto), within --header-timeout.
+asio::awaitable<bool> tls_accept(Shared& sh, Stream& client, const IpAddr& peer) {
+  auto& t = client.start_tls(*sh.server_tls.ctx);
+  client.expires_after(sh.o.header_timeout);
+  auto [ec] = co_await t.async_handshake(asio::ssl::stream_base::server, nothrow);
+  if (!ec) co_return true;
+  const std::string why = ec == beast::error::timeout ? std::string("timeout") : tls::handshake_error(t, ec);
+  if (ec.category() == asio::error::get_ssl_category() && ERR_GET_REASON(ec.value()) == SSL_R_HTTP_REQUEST) {
+    // Plain HTTP sent to the TLS port (nginx answers the same way): say so in plain HTTP.
+    static constexpr std::string_view kPlain =
+        "HTTP/1.1 400 Bad Request\r\nServer: edge\r\nProxy-Status: edge; error=http_request_error; details=\"plain HTTP sent to a TLS port\"\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 55\r\nConnection: close\r\n\r\n"
+        "400 Bad Request: plain HTTP request sent to a TLS port\n";
+    client.expires_after(std::chrono::seconds(5));
+    co_await asio::async_write(client.socket(), asio::buffer(kPlain), nothrow);
+    log_line(sh, peer, false, 400, 0, "", "plain_http_to_tls_port@handshake");
+    co_return false;
+  }
+  // A port scanner or a client that distrusts the certificate: one log line, no response.
+  sh.metrics.tls_failure();
+  log_line(sh, peer, false, 0, 0, "", token("tls_handshake_failed:" + why) + "@handshake");
+  co_return false;
 }
 
 asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
@@ -554,18 +626,23 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
   bool trusted = false;
   for (const auto& cidr : o.trust_proxy) trusted = trusted || cidr.contains(peer);
   ClientConn c(sh, pool, peer, trusted, std::move(sock));
-  beast::tcp_stream& client = c.client;
+  Stream& client = c.client;
   beast::flat_buffer& cbuf = c.cbuf;
   std::vector<char>& copy_buf = c.copy_buf;
   bool& first = c.first;
+  if (sh.server_tls.ctx && !co_await tls_accept(sh, client, peer)) co_return;
   while (true) {
     client.expires_after(first ? o.header_timeout : o.keepalive_timeout);
-    if (cbuf.size() == 0 && client.socket().available(ec0) == 0) {
+    if (cbuf.size() == 0) {
       // A connection with nothing to read holds no buffers (nginx's trick: idle connections
-      // are cheap): free them, and wait for the first byte or the timeout. The timer cancels
-      // the wait; a cancelled timer's handler touches nothing.
+      // are cheap).
       cbuf.shrink_to_fit();
       std::vector<char>().swap(copy_buf);  // (assigning {} would keep the capacity)
+    }
+    // A TLS connection may hold decrypted bytes the socket no longer shows: it just reads,
+    // with the timeout. A plain one waits for the first byte or the timeout without a read
+    // posted; the timer cancels the wait, and a cancelled timer's handler touches nothing.
+    if (!client.tls() && cbuf.size() == 0 && client.socket().available(ec0) == 0) {
       // The state outlives this scope: a timer handler already queued when the wait ends must
       // find `done` set and leave the socket alone.
       struct WaitState {
@@ -590,10 +667,13 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
 }
 
 // TCP mode: one backend connection per client connection, relayed by core/net/relay (splice).
-asio::awaitable<void> tcp_session(tcp::socket client, Shared& sh) {
+asio::awaitable<void> tcp_session(tcp::socket sock, Shared& sh) {
   ConnCount count(sh.conns);
   beast::error_code ec0;
-  const IpAddr peer = to_ipaddr(client.remote_endpoint(ec0).address());
+  const IpAddr peer = to_ipaddr(sock.remote_endpoint(ec0).address());
+  Stream client(std::move(sock));
+  if (sh.server_tls.ctx && !co_await tls_accept(sh, client, peer)) co_return;
+  client.expires_never();
   std::unique_ptr<Upstream> up;
   Backend* backend = nullptr;
   for (size_t i : sh.backends.plan(peer)) {
@@ -607,14 +687,14 @@ asio::awaitable<void> tcp_session(tcp::socket client, Shared& sh) {
     sh.backends.failed(sh.backends.at(i));
   }
   if (!up) co_return;  // no backend: the client sees the connection close
-  FlowHandle flow(sh.flows, client_flow(client, sh.o));
+  FlowHandle flow(sh.flows, client_flow(client.socket(), sh.o));
   set_backend(flow, up->stream.socket());
   ++backend->active;
-  const RelayBytes moved = co_await edge::relay(client, up->stream.socket(), sh.o.idle_timeout);
-  count_bytes(flow, moved.a_to_b, moved.b_to_a);
-  log_line(sh, peer, "TCP", 0, moved.b_to_a, backend->name, "closed");
+  const RelayBytes moved = co_await edge::relay(client, up->stream, sh.o.idle_timeout);
+  count_bytes(sh, flow, moved.a_to_b, moved.b_to_a);
+  log_line(sh, peer, true, 0, moved.b_to_a, backend->name, "closed");
   --backend->active;
-  client.close(ec0);
+  client.socket().close(ec0);
 }
 
 // One active check of one backend: a TCP connect (tcp mode), or GET --health answered 2xx/3xx.
@@ -665,28 +745,71 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acc, Shared& sh, Pool& pool) {
       continue;
     }
     if (sh.conns >= sh.o.max_conns) continue;  // sock closes here: over --max-conns
+    sh.metrics.connection();
     sock.set_option(tcp::no_delay(true), ec);
     if (sh.o.mode == Mode::tcp) asio::co_spawn(acc.get_executor(), tcp_session(std::move(sock), sh), asio::detached);
     else asio::co_spawn(acc.get_executor(), http_session(std::move(sock), sh, pool), asio::detached);
   }
 }
 
-tcp::acceptor make_acceptor(asio::io_context& ctx, const Options& o) {
-  const std::string host = o.listen.host().empty() ? "0.0.0.0" : o.listen.host();
+// --metrics: GET /metrics answers Prometheus text; one request per connection.
+asio::awaitable<void> metrics_session(tcp::socket sock, Shared& sh) {
+  beast::tcp_stream s(std::move(sock));
+  beast::flat_buffer buf;
+  bhttp::request<bhttp::empty_body> req;
+  s.expires_after(std::chrono::seconds(10));
+  auto [ec, n] = co_await bhttp::async_read(s, buf, req, nothrow);
+  if (ec) co_return;
+  bhttp::response<bhttp::string_body> res{bhttp::status::ok, req.version()};
+  res.set(bhttp::field::server, "edge");
+  const std::string_view path = req.target().substr(0, req.target().find('?'));
+  if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
+    res.result(bhttp::status::method_not_allowed);
+    res.set(bhttp::field::allow, "GET, HEAD");
+  } else if (path != "/metrics") {
+    res.result(bhttp::status::not_found);
+    res.body() = "edge rproxy serves its metrics at /metrics\n";
+  } else {
+    std::vector<BackendView> views;
+    for (size_t i = 0; i < sh.backends.size(); ++i) {
+      Backend& b = sh.backends.at(i);
+      views.push_back({b.name, sh.backends.healthy(b), b.active.load()});
+    }
+    res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = sh.metrics.text(views, sh.conns);
+  }
+  res.keep_alive(false);
+  res.prepare_payload();
+  if (req.method() == bhttp::verb::head) res.body().clear();
+  co_await bhttp::async_write(s, res, nothrow);
+  s.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+asio::awaitable<void> metrics_loop(tcp::acceptor& acc, Shared& sh) {
+  while (true) {
+    auto [ec, sock] = co_await acc.async_accept(nothrow);
+    if (ec == asio::error::operation_aborted || !acc.is_open()) co_return;
+    if (!ec) asio::co_spawn(acc.get_executor(), metrics_session(std::move(sock), sh), asio::detached);
+  }
+}
+
+// A listening socket on `where` (flag names it in errors); an empty host is `any_host`.
+tcp::acceptor make_acceptor(asio::io_context& ctx, const Endpoint& where, const std::string& flag, const std::string& any_host, bool reuseport) {
+  const std::string host = where.host().empty() ? any_host : where.host();
   beast::error_code ec;
   auto addr = asio::ip::make_address(host, ec);
-  if (ec) throw usage_error("--listen", o.listen.str(), "needs an address literal for the host");
-  tcp::endpoint ep(addr, o.listen.port());
+  if (ec) throw usage_error(flag, where.str(), "needs an address literal for the host");
+  tcp::endpoint ep(addr, where.port());
   tcp::acceptor acc(ctx);
   acc.open(ep.protocol());
   acc.set_option(tcp::acceptor::reuse_address(true));
   int one = 1;
-  ::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);  // one listener per thread
+  if (reuseport) ::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);  // one listener per thread
   acc.bind(ep, ec);
   if (ec) {
-    if (ec == asio::error::address_in_use) throw Fatal(Exit::failed, "--listen " + o.listen.str() + ": the address is already in use");
-    if (ec == asio::error::access_denied) throw Fatal(Exit::privilege, "--listen " + o.listen.str() + ": binding a port below 1024 needs root");
-    throw Fatal(Exit::failed, "--listen " + o.listen.str() + ": " + ec.message());
+    if (ec == asio::error::address_in_use) throw Fatal(Exit::failed, flag + " " + where.str() + ": the address is already in use");
+    if (ec == asio::error::access_denied) throw Fatal(Exit::privilege, flag + " " + where.str() + ": binding a port below 1024 needs root");
+    throw Fatal(Exit::failed, flag + " " + where.str() + ": " + ec.message());
   }
   acc.listen(asio::socket_base::max_listen_connections);
   return acc;
@@ -694,18 +817,50 @@ tcp::acceptor make_acceptor(asio::io_context& ctx, const Options& o) {
 
 }  // namespace
 
+// The certificate names --tls-auto covers: the listen address (when one is given) and this
+// machine's own names.
+std::vector<std::string> auto_cert_names(const Options& o) {
+  std::vector<std::string> names;
+  const std::string h = o.listen.host();
+  if (!h.empty() && h != "0.0.0.0" && h != "::") names.push_back(h);
+  for (const char* n : {"localhost", "127.0.0.1", "::1"})
+    if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0 && host[0] && std::find(names.begin(), names.end(), host) == names.end()) names.push_back(host);
+  return names;
+}
+
 int run(const Options& o) {
   Shared sh(o);
+  // TLS material first: a bad file ends the run before any socket is opened.
+  if (o.tls_auto) {
+    const auto names = auto_cert_names(o);
+    sh.server_tls = tls::server_self_signed(names);
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    std::fprintf(stderr, "edge rproxy: TLS with a self-signed certificate for %s\nedge rproxy: certificate SHA-256 fingerprint %s\n", list.c_str(),
+                 sh.server_tls.fingerprint.c_str());
+  } else if (!o.tls_cert.empty()) {
+    sh.server_tls = tls::server_from_files(o.tls_cert, o.tls_key);
+    std::fprintf(stderr, "edge rproxy: TLS certificate %s, SHA-256 fingerprint %s\n", sh.server_tls.subject.c_str(), sh.server_tls.fingerprint.c_str());
+  }
+  if (o.upstream_tls) sh.upstream_tls = tls::client(o.upstream_ca, !o.upstream_insecure);
   const unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<asio::io_context>> ctxs;
   std::vector<tcp::acceptor> acceptors;
   std::vector<std::unique_ptr<Pool>> pools;
   for (unsigned i = 0; i < threads; ++i) {
     ctxs.push_back(std::make_unique<asio::io_context>(1));
-    acceptors.push_back(make_acceptor(*ctxs.back(), o));
+    acceptors.push_back(make_acceptor(*ctxs.back(), o.listen, "--listen", "0.0.0.0", true));
     pools.push_back(std::make_unique<Pool>(sh.backends.size(), o.keepalive));
   }
   for (unsigned i = 0; i < threads; ++i) asio::co_spawn(*ctxs[i], accept_loop(acceptors[i], sh, *pools[i]), asio::detached);
+  // Metrics on the first thread; a bare port means loopback only.
+  std::optional<tcp::acceptor> metrics_acceptor;
+  if (o.metrics) {
+    metrics_acceptor.emplace(make_acceptor(*ctxs[0], *o.metrics, "--metrics", "127.0.0.1", false));
+    asio::co_spawn(*ctxs[0], metrics_loop(*metrics_acceptor, sh), asio::detached);
+  }
   asio::co_spawn(*ctxs[0], health_loop(sh), asio::detached);
   // Backend names are resolved again on a thread of their own: getaddrinfo blocks, and an I/O
   // thread must not wait on a slow resolver.
@@ -740,8 +895,14 @@ int run(const Options& o) {
   for (size_t i = 0; i < sh.backends.size(); ++i)
     if (sh.backends.at(i).addresses.load()->empty())
       std::fprintf(stderr, "edge: backend %s does not resolve: it counts as down\n", sh.backends.at(i).name.c_str());
-  std::fprintf(stderr, "edge rproxy: listening on %s (%s), %zu backend(s), %u thread(s)\n", o.listen.str().c_str(),
-               o.mode == Mode::http ? "http" : "tcp", sh.backends.size(), threads);
+  std::fprintf(stderr, "edge rproxy: listening on %s (%s%s), %zu backend(s)%s, %u thread(s)\n", o.listen.str().c_str(),
+               o.mode == Mode::http ? "http" : "tcp", sh.server_tls.ctx ? " over TLS" : "", sh.backends.size(),
+               sh.upstream_tls ? " over TLS" : "", threads);
+  if (metrics_acceptor) {
+    beast::error_code ec;
+    const auto ep = metrics_acceptor->local_endpoint(ec);
+    std::fprintf(stderr, "edge rproxy: metrics at http://%s/metrics\n", (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()).append(":" + std::to_string(ep.port())).c_str());
+  }
 
   // SIGINT/SIGTERM: stop accepting, let in-flight requests finish (up to --drain), then stop.
   asio::signal_set signals(*ctxs[0], SIGINT, SIGTERM);

@@ -62,6 +62,20 @@ netns_new() {
   printf -v "$1" '%s' "$_name"
 }
 
+# netns_etc NS FILE: writes stdin to /etc/netns/NS/FILE, which `ip netns exec NS` bind-mounts
+# over /etc/FILE for commands started after this call (hosts, resolv.conf). Removed on exit.
+netns_etc() {
+  if [ ! -d /etc/netns ]; then
+    mkdir -p /etc/netns
+    on_exit "rmdir /etc/netns 2>/dev/null"
+  fi
+  if [ ! -d "/etc/netns/$1" ]; then
+    mkdir -p "/etc/netns/$1"
+    on_exit "rm -rf '/etc/netns/$1'"
+  fi
+  cat >"/etc/netns/$1/$2"
+}
+
 # Makes conntrack track traffic in the namespace: the kernel registers conntrack hooks only
 # once a rule needs them.
 netns_track() {

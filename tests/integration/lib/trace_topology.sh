@@ -84,17 +84,10 @@ nft_clear() {
 # `nameserver 10.99.2.53` and `options timeout:1 attempts:1`. Removed on exit. Without it a
 # namespace uses the host's resolv.conf, whose servers these namespaces cannot reach.
 resolv_for() {
-  local dir=/etc/netns/$1
-  if [ ! -d /etc/netns ]; then
-    mkdir -p /etc/netns
-    on_exit "rmdir /etc/netns 2>/dev/null"
-  fi
-  mkdir -p "$dir"
-  on_exit "rm -rf '$dir'"
   if [ $# -ge 2 ]; then
-    cat "$2" >"$dir/resolv.conf"
+    netns_etc "$1" resolv.conf <"$2"
   else
-    printf 'nameserver 10.99.2.53\noptions timeout:1 attempts:1\n' >"$dir/resolv.conf"
+    netns_etc "$1" resolv.conf <<<$'nameserver 10.99.2.53\noptions timeout:1 attempts:1'
   fi
 }
 

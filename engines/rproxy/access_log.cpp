@@ -1,0 +1,111 @@
+// Access-log formatting and the file it goes to.
+#include "engines/rproxy/access_log.h"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+
+#include "core/base/errors.h"
+#include "core/out/json_text.h"
+
+namespace edge::rproxy {
+
+namespace {
+
+std::string clf_time(std::time_t t) {
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%d/%b/%Y:%H:%M:%S %z", &tm);
+  return buf;
+}
+
+std::string rfc3339_utc(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string_view or_dash(std::string_view s) { return s.empty() ? "-" : s; }
+
+// Combined log fields are quoted: a quote or control byte in a target or User-Agent must not
+// forge fields (nginx escapes them as \xHH the same way).
+std::string escaped(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) out += fmt::format("\\x{:02X}", c);
+    else out += char(c);
+  }
+  return out;
+}
+
+std::string request_line(const AccessRecord& r) {
+  if (r.tcp) return "TCP";
+  if (r.method.empty()) return "-";
+  return fmt::format("{} {} HTTP/{}.{}", r.method, r.target, r.version / 10, r.version % 10);
+}
+
+}  // namespace
+
+std::string format_access(const AccessRecord& r, LogFormat f) {
+  if (f == LogFormat::json) {
+    boost::json::object o;
+    o["time"] = rfc3339_utc(r.time);
+    o["client"] = r.client.str();
+    if (r.tcp) o["protocol"] = "tcp";
+    o["method"] = r.method.empty() ? boost::json::value(nullptr) : boost::json::value(r.method);
+    o["target"] = r.method.empty() ? boost::json::value(nullptr) : boost::json::value(r.target);
+    o["version"] = r.method.empty() ? boost::json::value(nullptr) : boost::json::value(fmt::format("{}.{}", r.version / 10, r.version % 10));
+    o["status"] = r.status;
+    o["bytes"] = r.bytes;
+    o["user_agent"] = r.user_agent.empty() ? boost::json::value(nullptr) : boost::json::value(r.user_agent);
+    o["backend"] = r.backend.empty() ? boost::json::value(nullptr) : boost::json::value(r.backend);
+    for (auto [key, v] : {std::pair{"connect_ms", r.connect_ms}, std::pair{"first_byte_ms", r.first_byte_ms}, std::pair{"total_ms", r.total_ms}})
+      o[key] = v ? boost::json::value(std::round(*v * 10) / 10) : boost::json::value(nullptr);
+    o["cause"] = r.cause;
+    return json_text(o) + "\n";
+  }
+  std::string line = fmt::format("{} - - [{}] \"{}\" {} {} \"-\" \"{}\" backend={}", r.client.str(), clf_time(r.time), escaped(request_line(r)), r.status,
+                                 r.bytes, escaped(or_dash(r.user_agent)), or_dash(r.backend));
+  if (r.connect_ms) line += fmt::format(" connect_ms={:.1f}", *r.connect_ms);
+  if (r.first_byte_ms) line += fmt::format(" first_byte_ms={:.1f}", *r.first_byte_ms);
+  if (r.total_ms) line += fmt::format(" total_ms={:.1f}", *r.total_ms);
+  line += fmt::format(" cause={}\n", r.cause);
+  return line;
+}
+
+AccessLog::AccessLog(const std::string& where, LogFormat format) : format_(format) {
+  if (where.empty()) return;
+  if (where == "-") {
+    f_ = stdout;
+    return;
+  }
+  path_ = where;
+  f_ = std::fopen(where.c_str(), "ae");
+  if (!f_) throw Fatal(Exit::usage, "--access-log: cannot open '" + where + "' for appending");
+  owned_ = true;
+}
+
+AccessLog::~AccessLog() {
+  if (owned_) std::fclose(f_);
+}
+
+void AccessLog::reopen() {
+  if (!owned_) return;
+  std::lock_guard lk(mu_);
+  if (std::FILE* f = std::fopen(path_.c_str(), "ae")) {
+    std::fclose(f_);
+    f_ = f;
+  }
+}
+
+void AccessLog::write(const AccessRecord& r) {
+  const std::string line = format_access(r, format_);
+  std::lock_guard lk(mu_);
+  std::fwrite(line.data(), 1, line.size(), f_);
+  std::fflush(f_);
+}
+
+}  // namespace edge::rproxy

@@ -1,0 +1,57 @@
+// The access log of the proxies: one record per request (or per refused head, failed TLS
+// handshake, TCP connection), written as an nginx-style combined line with edge's fields
+// appended, or as one JSON object per line (--log-format json) for scripts.
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/net/addr.h"
+
+namespace edge::rproxy {
+
+enum class LogFormat { combined, json };
+
+struct AccessRecord {
+  std::time_t time = 0;
+  IpAddr client;
+  std::string_view method;   // empty: no request line was read ("-"), or a TCP connection
+  std::string_view target;
+  unsigned version = 11;     // HTTP/1.1 = 11
+  bool tcp = false;          // --mode tcp: a connection, not a request
+  unsigned status = 0;       // 0: no response was sent
+  uint64_t bytes = 0;        // to the client
+  std::string_view user_agent;
+  std::string_view backend;  // empty: none was chosen
+  std::optional<double> connect_ms, first_byte_ms, total_ms;
+  std::string_view cause;    // a single token: "keepalive", "connection_refused@connect", ...
+};
+
+std::string format_access(const AccessRecord& r, LogFormat f);
+
+class AccessLog {
+ public:
+  // where: "" (off), "-" (stdout) or a file opened for appending; a file that cannot be
+  // opened is a usage error.
+  AccessLog(const std::string& where, LogFormat format);
+  ~AccessLog();
+  AccessLog(const AccessLog&) = delete;
+  AccessLog& operator=(const AccessLog&) = delete;
+  // SIGHUP: after log rotation moved the file away, write to a fresh one at the same path.
+  void reopen();
+  bool on() const { return f_ != nullptr; }
+  void write(const AccessRecord& r);
+
+ private:
+  std::FILE* f_ = nullptr;
+  std::string path_;
+  bool owned_ = false;
+  LogFormat format_;
+  std::mutex mu_;
+};
+
+}  // namespace edge::rproxy
