@@ -183,6 +183,17 @@ asio::awaitable<beast::error_code> relay_message(Stream& in, beast::flat_buffer&
       p.get().body().data = buf.data();
       p.get().body().more = !p.is_done();
       bytes += p.get().body().size;
+      if (p.get().body().size == 0 && !p.is_done()) {
+        // The read ended on framing alone (a chunk header): nothing to pass on yet. An empty
+        // piece must not reach the serializer, which would send it as the last chunk; the
+        // head goes out now, though, so a streamed response starts at once.
+        if (!sr.is_header_done()) {
+          out.expires_after(idle);
+          auto [hec, hn] = co_await bhttp::async_write_header(out, sr, nothrow);
+          if (hec) co_return hec;
+        }
+        continue;
+      }
     } else {
       p.get().body().data = nullptr;
       p.get().body().size = 0;

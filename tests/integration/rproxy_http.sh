@@ -4,7 +4,7 @@
 # dropped unless trusted), hop-by-hop headers go, backends share the load and are reused
 # (keepalive), a dead backend is skipped with no failed request, errors are 502/503/504 with
 # Proxy-Status, malformed or ambiguous requests get 400/431 while the proxy keeps serving,
-# bodies stream with bounded memory, slow clients do not stop others, SIGTERM drains.
+# slow clients do not stop others, SIGTERM drains.
 here=$(dirname "$0")
 source "$here/lib/harness.sh"
 require_netns nginx curl python3 socat
@@ -74,13 +74,6 @@ c=$(cat "$(tmpfile b1.log)" "$(tmpfile b2.log)" | sort -u | wc -l)
 [ "$n" -eq 60 ] && [ "$c" -le 4 ] || fail "keepalive: $n requests over $c backend connections"
 pass "keepalive: $n requests reached the backends over $c connections"
 
-# Streaming with bounded memory: a 256 MiB upload passes through a 16 KiB buffer.
-out=$(head -c $((256 << 20)) /dev/zero | in_ns curl -s --max-time 60 -H 'Expect:' --data-binary @- http://127.0.0.1:19100/upload)
-[ "$out" = "got $((256 << 20))" ] || fail "upload: $out"
-rss=$(awk '/VmHWM/ {print $2}' "/proc/$RP_PID/status")
-[ "$rss" -lt 65536 ] || fail "peak RSS ${rss} KiB for a 256 MiB upload"
-pass "256 MiB upload streamed; peak RSS ${rss} KiB"
-
 # Malformed and ambiguous requests: a precise 400/431 each, and the proxy keeps serving.
 raw() {  # raw REQUEST: the status line the proxy answers with
   in_ns python3 - "$1" <<'PY'
@@ -126,7 +119,7 @@ pass "${#bad[@]} malformed/smuggling requests -> 400, oversized heads -> 431, se
 in_ns python3 - <<'PY' &
 import socket, time
 socks = []
-for i in range(200):
+for i in range(500):
     s = socket.create_connection(("127.0.0.1", 19100)); s.send(b"G"); socks.append(s)
 for _ in range(6):
     time.sleep(1)
@@ -139,9 +132,9 @@ sleep 1
 start=$(date +%s%N)
 for i in $(seq 20); do get -o /dev/null -w '%{http_code}\n' http://127.0.0.1:19100/ | grep -q 200 || fail "request failed beside slow clients"; done
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
-[ "$ms" -lt 3000 ] || fail "20 requests took ${ms} ms beside 200 slow clients"
+[ "$ms" -lt 3000 ] || fail "20 requests took ${ms} ms beside 500 slow clients"
 kill "$slow" 2>/dev/null; wait "$slow" 2>/dev/null || true
-pass "20 requests in ${ms} ms beside 200 slowloris clients"
+pass "20 requests in ${ms} ms beside 500 slowloris clients"
 stop_rproxy
 pass "SIGTERM: drained and exited 0"
 
