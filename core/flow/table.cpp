@@ -5,7 +5,7 @@ namespace edge {
 
 uint64_t FlowTable::add(Flow f) {
   std::lock_guard lk(mu_);
-  f.origin = origin_;
+  std::string().swap(f.origin);  // kept once, in origin_: "edge:rproxy:<pid>" would cost each flow an allocation
   const uint64_t id = next_++;
   f.id = uint32_t(id);
   flows_.emplace(id, std::move(f));
@@ -26,7 +26,10 @@ std::vector<Flow> FlowTable::snapshot() const {
   std::lock_guard lk(mu_);
   std::vector<Flow> out;
   out.reserve(flows_.size());
-  for (const auto& [id, f] : flows_) out.push_back(f);
+  for (const auto& [id, f] : flows_) {
+    out.push_back(f);
+    out.back().origin = origin_;
+  }
   return out;
 }
 

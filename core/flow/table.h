@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/flow/flow.h"
@@ -35,7 +36,14 @@ class FlowTable {
 class FlowHandle {
  public:
   FlowHandle(FlowTable& t, Flow f) : t_(t), id_(t.add(std::move(f))) {}
-  ~FlowHandle() { t_.remove(id_); }
+  // Takes over a flow already in the table (one released by another handle).
+  struct Adopt {};
+  FlowHandle(FlowTable& t, uint64_t id, Adopt) : t_(t), id_(id) {}
+  ~FlowHandle() {
+    if (id_) t_.remove(id_);
+  }
+  // Gives the flow up without removing it: whoever takes the id now owns it.
+  uint64_t release() { return std::exchange(id_, 0); }
   FlowHandle(const FlowHandle&) = delete;
   FlowHandle& operator=(const FlowHandle&) = delete;
   void update(const std::function<void(Flow&)>& change) { t_.update(id_, change); }

@@ -7,6 +7,7 @@
 // 9209): 502 refused/reset, 504 timeout, 503 no healthy backend.
 #include <fmt/format.h>
 #include <openssl/ssl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/socket.h>
 
@@ -30,6 +31,7 @@
 #include "core/tls/contexts.h"
 #include "engines/rproxy/access_log.h"
 #include "engines/rproxy/backends.h"
+#include "engines/rproxy/idle.h"
 #include "engines/rproxy/metrics.h"
 #include "engines/rproxy/options.h"
 
@@ -351,6 +353,10 @@ struct ClientConn {
   bool first = true;
   ClientConn(Shared& s, Pool& p, const IpAddr& a, bool t, tcp::socket sock)
       : sh(s), pool(p), peer(a), trusted(t), flow(s.flows, client_flow(sock, s.o)), client(std::move(sock)) {}
+  // A connection coming back from the parked set: its flow is already in the table.
+  ClientConn(Shared& s, Pool& p, const Idle::Parked& parked, tcp::socket sock)
+      : sh(s), pool(p), peer(parked.peer), trusted(parked.trusted), flow(s.flows, parked.flow, FlowHandle::Adopt{}), client(std::move(sock)),
+        first(!parked.served) {}
 };
 
 // Serves one request on the connection; true when the connection stays open for another.
@@ -629,51 +635,109 @@ asio::awaitable<bool> tls_accept(Shared& sh, Stream& client, const IpAddr& peer)
   co_return false;
 }
 
-asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Pool& pool) {
+bool trusted_peer(const Options& o, const IpAddr& peer) {
+  return std::any_of(o.trust_proxy.begin(), o.trust_proxy.end(), [&](const Cidr& c) { return c.contains(peer); });
+}
+
+// One worker thread's own state: its backend pool and its idle client connections.
+struct Worker {
+  Pool pool;
+  Idle idle;
+  Worker(Shared& sh) : pool(sh.backends.size(), sh.o.keepalive), idle(sh.flows, sh.conns, std::chrono::milliseconds(40)) {}
+};
+
+// Serves a client connection request after request. `parked` is set when the connection
+// comes back from the parked set (it was idle, and has bytes to read again).
+asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Worker& w, std::optional<Idle::Parked> parked) {
   ConnCount count(sh.conns);
   const Options& o = sh.o;
   beast::error_code ec0;
-  const IpAddr peer = to_ipaddr(sock.remote_endpoint(ec0).address());
-  bool trusted = false;
-  for (const auto& cidr : o.trust_proxy) trusted = trusted || cidr.contains(peer);
-  ClientConn c(sh, pool, peer, trusted, std::move(sock));
+  std::optional<ClientConn> conn;
+  if (parked) {
+    conn.emplace(sh, w.pool, *parked, std::move(sock));
+  } else {
+    const IpAddr peer = to_ipaddr(sock.remote_endpoint(ec0).address());
+    conn.emplace(sh, w.pool, peer, trusted_peer(o, peer), std::move(sock));
+  }
+  ClientConn& c = *conn;
   Stream& client = c.client;
-  beast::flat_buffer& cbuf = c.cbuf;
-  std::vector<char>& copy_buf = c.copy_buf;
-  bool& first = c.first;
-  if (sh.server_tls.ctx && !co_await tls_accept(sh, client, peer)) co_return;
+  if (sh.server_tls.ctx && !co_await tls_accept(sh, client, c.peer)) co_return;
   while (true) {
-    client.expires_after(first ? o.header_timeout : o.keepalive_timeout);
-    if (cbuf.size() == 0) {
-      // A connection with nothing to read holds no buffers (nginx's trick: idle connections
-      // are cheap).
-      cbuf.shrink_to_fit();
-      std::vector<char>().swap(copy_buf);  // (assigning {} would keep the capacity)
-    }
-    // A TLS connection may hold decrypted bytes the socket no longer shows: it just reads,
-    // with the timeout. A plain one waits for the first byte or the timeout without a read
-    // posted; the timer cancels the wait, and a cancelled timer's handler touches nothing.
-    if (!client.tls() && cbuf.size() == 0 && client.socket().available(ec0) == 0) {
-      // The state outlives this scope: a timer handler already queued when the wait ends must
-      // find `done` set and leave the socket alone.
-      struct WaitState {
-        bool expired = false, done = false;
-      };
-      auto st = std::make_shared<WaitState>();
-      asio::steady_timer timer(client.get_executor(), first ? o.header_timeout : o.keepalive_timeout);
-      timer.async_wait([st, &sock = client.socket()](const beast::error_code& e) {
-        if (e || st->done) return;
-        st->expired = true;
-        beast::error_code ignored;
-        sock.cancel(ignored);
-      });
+    const Millis limit = c.first ? o.header_timeout : o.keepalive_timeout;
+    client.expires_after(limit);
+    // Nothing to read yet: wait for the first byte without a read posted (no buffer is
+    // needed for that), on the idle set's timeouts; the sweeper parks the connection if the
+    // wait goes on. A TLS connection may hold decrypted bytes the socket no longer shows:
+    // it just reads, with the stream's timeout.
+    if (!client.tls() && c.cbuf.size() == 0 && client.socket().available(ec0) == 0) {
+      Idle::Waiter waiter;
+      waiter.sock = &client.socket();
+      waiter.since = Clock::now();
+      waiter.limit = limit;
+      waiter.parkable = true;
+      w.idle.wait_begin(waiter);
       auto [werr] = co_await client.socket().async_wait(tcp::socket::wait_read, nothrow);
-      st->done = true;
-      timer.cancel();
-      if (st->expired || werr || (!first && sh.draining)) co_return;
+      w.idle.wait_end(waiter);
+      if (waiter.outcome == Idle::Waiter::Outcome::park && !sh.draining) {
+        // Hand the descriptor and the flow to the parked set; this coroutine, its buffers and
+        // Asio's state for the socket are freed when it returns.
+        const Idle::Parked p{c.peer, c.trusted, !c.first, c.flow.release(), waiter.since + waiter.limit};
+        const int fd = client.socket().release(ec0);
+        if (ec0 || !w.idle.park(fd, p)) {
+          if (!ec0) ::close(fd);
+          sh.flows.remove(p.flow);
+        }
+        co_return;
+      }
+      if (waiter.outcome != Idle::Waiter::Outcome::none || werr || (!c.first && sh.draining)) co_return;
       client.expires_after(o.header_timeout);
     }
     if (!co_await serve_request(c)) co_return;
+  }
+}
+
+// Every 20 ms: timeouts and parking for this thread's waiting connections; every 500 ms the
+// parked ones' deadlines. After a burst of parking, freed memory goes back to the system (the
+// coroutines of thousands of connections that arrived together would otherwise stay resident).
+asio::awaitable<void> idle_sweeper(Worker& w) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  size_t parked_since_trim = 0;
+  for (unsigned tick = 0;; ++tick) {
+    timer.expires_after(std::chrono::milliseconds(20));
+    auto [ec] = co_await timer.async_wait(nothrow);
+    if (ec) co_return;
+    const auto now = Clock::now();
+    const size_t parking = w.idle.sweep_waiters(now);
+    parked_since_trim += parking;
+    if (tick % 25 == 0) w.idle.expire_parked(now);
+    if (parked_since_trim >= 1024 || (parking == 0 && parked_since_trim >= 64)) {
+      malloc_trim(64 * 1024);
+      parked_since_trim = 0;
+    }
+  }
+}
+
+// Parked connections that become readable go back to a session of their own.
+asio::awaitable<void> parked_watcher(Shared& sh, Worker& w) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::posix::stream_descriptor ep(ex, ::dup(w.idle.epoll_fd()));
+  while (true) {
+    auto [ec] = co_await ep.async_wait(asio::posix::stream_descriptor::wait_read, nothrow);
+    if (ec) co_return;
+    for (auto& [fd, p] : w.idle.take_ready()) {
+      sockaddr_storage local{};
+      socklen_t len = sizeof local;
+      beast::error_code aec;
+      tcp::socket s(ex);
+      if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0)
+        s.assign(local.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, aec);
+      if (!s.is_open()) {
+        ::close(fd);
+        sh.flows.remove(p.flow);
+        continue;
+      }
+      asio::co_spawn(ex, http_session(std::move(s), sh, w, p), asio::detached);
+    }
   }
 }
 
@@ -745,7 +809,7 @@ asio::awaitable<void> health_loop(Shared& sh) {
   }
 }
 
-asio::awaitable<void> accept_loop(tcp::acceptor& acc, Shared& sh, Pool& pool) {
+asio::awaitable<void> accept_loop(tcp::acceptor& acc, Shared& sh, Worker& w) {
   while (true) {
     auto [ec, sock] = co_await acc.async_accept(nothrow);
     if (ec == asio::error::operation_aborted || !acc.is_open()) co_return;
@@ -758,8 +822,21 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acc, Shared& sh, Pool& pool) {
     if (sh.conns >= sh.o.max_conns) continue;  // sock closes here: over --max-conns
     sh.metrics.connection();
     sock.set_option(tcp::no_delay(true), ec);
-    if (sh.o.mode == Mode::tcp) asio::co_spawn(acc.get_executor(), tcp_session(std::move(sock), sh), asio::detached);
-    else asio::co_spawn(acc.get_executor(), http_session(std::move(sock), sh, pool), asio::detached);
+    if (sh.o.mode == Mode::tcp) {
+      asio::co_spawn(acc.get_executor(), tcp_session(std::move(sock), sh), asio::detached);
+    } else if (sock.available(ec) == 0 && !ec) {
+      // Nothing sent yet: the connection waits parked, without a coroutine or a buffer,
+      // until its first bytes arrive (or --header-timeout passes).
+      const IpAddr peer = to_ipaddr(sock.remote_endpoint(ec).address());
+      const Idle::Parked p{peer, trusted_peer(sh.o, peer), false, sh.flows.add(client_flow(sock, sh.o)), Clock::now() + sh.o.header_timeout};
+      const int fd = sock.release(ec);
+      if (ec || !w.idle.park(fd, p)) {
+        if (!ec) ::close(fd);
+        sh.flows.remove(p.flow);
+      }
+    } else {
+      asio::co_spawn(acc.get_executor(), http_session(std::move(sock), sh, w, std::nullopt), asio::detached);
+    }
   }
 }
 
@@ -859,13 +936,19 @@ int run(const Options& o) {
   const unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<asio::io_context>> ctxs;
   std::vector<tcp::acceptor> acceptors;
-  std::vector<std::unique_ptr<Pool>> pools;
+  std::vector<std::unique_ptr<Worker>> workers_state;
   for (unsigned i = 0; i < threads; ++i) {
     ctxs.push_back(std::make_unique<asio::io_context>(1));
     acceptors.push_back(make_acceptor(*ctxs.back(), o.listen, "--listen", "0.0.0.0", true));
-    pools.push_back(std::make_unique<Pool>(sh.backends.size(), o.keepalive));
+    workers_state.push_back(std::make_unique<Worker>(sh));
   }
-  for (unsigned i = 0; i < threads; ++i) asio::co_spawn(*ctxs[i], accept_loop(acceptors[i], sh, *pools[i]), asio::detached);
+  for (unsigned i = 0; i < threads; ++i) {
+    asio::co_spawn(*ctxs[i], accept_loop(acceptors[i], sh, *workers_state[i]), asio::detached);
+    if (o.mode == Mode::http) {
+      asio::co_spawn(*ctxs[i], idle_sweeper(*workers_state[i]), asio::detached);
+      asio::co_spawn(*ctxs[i], parked_watcher(sh, *workers_state[i]), asio::detached);
+    }
+  }
   // Metrics on the first thread; a bare port means loopback only.
   std::optional<tcp::acceptor> metrics_acceptor;
   if (o.metrics) {
@@ -927,7 +1010,14 @@ int run(const Options& o) {
     if (ec) return;
     sh.draining = true;
     hup.cancel();
-    for (unsigned i = 0; i < threads; ++i) asio::post(*ctxs[i], [&acc = acceptors[i]] { beast::error_code e; acc.close(e); });
+    // Stop accepting; idle keepalive connections are closed at once (they have nothing in
+    // flight), in-flight requests finish and close their connections.
+    for (unsigned i = 0; i < threads; ++i)
+      asio::post(*ctxs[i], [&acc = acceptors[i], &w = *workers_state[i]] {
+        beast::error_code e;
+        acc.close(e);
+        w.idle.drain();
+      });
     const auto deadline = Clock::now() + o.drain;
     drain_check = [&, deadline] {
       if (sh.conns == 0 || Clock::now() >= deadline) return stop_all();
