@@ -3,7 +3,9 @@
 #   - failover: one of two backends is killed (SIGKILL) in the middle of a wrk run, and not
 #     one GET fails; the dead backend is reported down;
 #   - --metrics serves Prometheus text on loopback whose counters match what was sent;
-#   - --log-format json writes one JSON object per request with the documented keys.
+#   - --log-format json writes one JSON object per request with the documented keys;
+#   - idle connections (parked between requests) serve their next request, are listed by
+#     `edge conntrack --origin edge`, time out, and are closed at once by SIGTERM.
 here=$(dirname "$0")
 source "$here/lib/harness.sh"
 require_netns nginx curl wrk python3
@@ -80,3 +82,53 @@ fivexx=$(( $(metric 'edge_rproxy_requests_total{backend="127.0.0.1:19701",code="
 [ "$(metric 'edge_rproxy_backend_up{backend="127.0.0.1:19701"}')" = 0 ] || fail "the dead backend is not reported down"
 after=$(metric 'edge_rproxy_requests_total{backend="127.0.0.1:19702",code="2xx"}')
 pass "failover: backend killed mid-load, $total GETs, none failed; dead backend down in metrics ($after served by the survivor)"
+
+# Idle connections: parked between requests, they still serve the next request on the same
+# connection, are listed by `edge conntrack --origin edge`, time out on --keepalive-timeout,
+# and SIGTERM closes them at once instead of waiting for --drain.
+backend 19703
+bg "$ns" "$EDGE" rproxy --listen 127.0.0.1:19710 --to 127.0.0.1:19703 --threads 1 --keepalive-timeout 2s --drain 20s
+RP2=$BG_PID
+wait_for 10 tcp_listening "$ns" 19710 || fail "edge rproxy: $(cat "$BG_LOG")"
+in_ns python3 - "$EDGE" <<'PY' || fail "parked connections"
+import json, socket, subprocess, sys, time
+def request(s):
+    s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    data = b""
+    while not data.endswith(b"backend 19703\n"):
+        chunk = s.recv(4096)
+        assert chunk, f"closed after {data!r}"
+        data += chunk
+    assert data.startswith(b"HTTP/1.1 200"), data
+s = socket.create_connection(("127.0.0.1", 19710), timeout=5)
+silent = socket.create_connection(("127.0.0.1", 19710), timeout=5)  # never sends a byte
+request(s)
+time.sleep(0.5)  # long past the grace: both connections are parked now
+flows = json.loads(subprocess.run([sys.argv[1], "conntrack", "--origin", "edge", "--json"], capture_output=True, check=True).stdout)
+ports = {f["orig"]["sport"] for f in flows if f["orig"]["dport"] == 19710}
+assert {s.getsockname()[1], silent.getsockname()[1]} <= ports, (ports, flows)
+request(s)  # the same connection, back from the parked set
+time.sleep(0.5)
+request(s)
+start = time.time()
+assert s.recv(1) == b"", "still open after --keepalive-timeout"
+waited = time.time() - start
+assert 1.0 < waited < 3.5, f"closed {waited:.1f}s after the last request (--keepalive-timeout 2s)"
+print(f"ok: parked connection served 3 requests, listed by conntrack --origin edge, closed {waited:.1f}s after its last")
+PY
+in_ns python3 - <<'PY' &
+import socket, time
+socks = [socket.create_connection(("127.0.0.1", 19710)) for _ in range(50)]
+for s in socks[:25]:
+    s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"); s.recv(4096)
+time.sleep(10)
+PY
+idlers=$!
+sleep 1
+start=$(date +%s%N)
+kill -TERM "$RP2"
+wait "$RP2" || fail "edge rproxy exited $? on SIGTERM"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+kill "$idlers" 2>/dev/null; wait "$idlers" 2>/dev/null || true
+[ "$ms" -lt 2000 ] || fail "SIGTERM with 50 idle keepalive connections took ${ms} ms (--drain 20s)"
+pass "SIGTERM with 50 idle keepalive connections: exited in ${ms} ms"
