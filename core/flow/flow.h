@@ -18,6 +18,7 @@ struct Tuple {
   uint16_t sport = 0, dport = 0;        // TCP, UDP, SCTP, DCCP, UDPLite
   uint8_t icmp_type = 0, icmp_code = 0;  // ICMP / ICMPv6 (original direction)
   uint16_t icmp_id = 0;
+  friend bool operator==(const Tuple&, const Tuple&) = default;
 };
 
 struct Counters {

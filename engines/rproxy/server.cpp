@@ -106,10 +106,20 @@ struct ConnCount {
   ~ConnCount() { --n; }
 };
 
+// The flow-table tuple of a backend connection: backend -> our address toward it (the
+// translation a proxy does), read once when the connection is made.
+Tuple reply_tuple(const tcp::socket& up) {
+  beast::error_code ec;
+  const auto remote = up.remote_endpoint(ec), local = up.local_endpoint(ec);
+  return {to_ipaddr(remote.address()), to_ipaddr(local.address()), remote.port(), local.port()};
+}
+
 struct Upstream {
   Stream stream;
   beast::flat_buffer buffer;
-  explicit Upstream(tcp::socket s) : stream(std::move(s)) {}
+  Tuple reply;
+  Clock::time_point idle_since;  // when it went back to the pool
+  explicit Upstream(tcp::socket s) : stream(std::move(s)), reply(reply_tuple(stream.socket())) {}
 };
 
 // Idle backend connections of one thread, per backend. A connection the backend closed while
@@ -122,6 +132,9 @@ class Pool {
     while (!q.empty()) {
       auto u = std::move(q.back());
       q.pop_back();
+      // Just back from a request: the backend has had no time to close it (and if it did,
+      // the stale-connection retry covers a bodiless request). Saves a syscall per request.
+      if (Clock::now() - u->idle_since < std::chrono::milliseconds(200)) return u;
       char c;
       const ssize_t n = ::recv(u->stream.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return u;  // open and quiet: reusable
@@ -129,6 +142,7 @@ class Pool {
     return nullptr;
   }
   void put(size_t i, std::unique_ptr<Upstream> u) {
+    u->idle_since = Clock::now();
     if (idle_[i].size() < keep_) idle_[i].push_back(std::move(u));
   }
 
@@ -158,34 +172,97 @@ asio::awaitable<void> send_error(Stream& s, const ProxyError& e, bool keep_alive
   co_await bhttp::async_write(s, r, nothrow);
 }
 
-// Streams one message from `in` to `out` through a small buffer, header first: the body is
-// never held whole (the Beast relay pattern). Each read and write has the idle timeout.
-// `buf` is the connection's own copy buffer, reused for every message it carries. On failure,
-// `reading_failed` says whether the error came from `in` (else from `out`): a client that
-// stops sending its body is not the backend's fault.
+// The start line and fields of a message as one block of text, ready to send (for the direct
+// path below: one contiguous buffer instead of a serializer's scatter list).
+void head_text(const bhttp::request_header<>& h, std::string& out) {
+  out.append(h.method_string()).append(" ").append(h.target());
+  out.append(h.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+}
+void head_text(const bhttp::response_header<>& h, std::string& out) {
+  out.append(h.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(h.result_int())).append(" ");
+  out.append(h.reason().empty() ? bhttp::obsolete_reason(h.result()) : h.reason()).append("\r\n");
+}
+template <class Header>
+void fields_text(const Header& h, std::string& out) {
+  head_text(h, out);
+  for (const auto& f : h) out.append(f.name_string()).append(": ").append(f.value()).append("\r\n");
+  out.append("\r\n");
+}
+
+// One step of reading a body into `buf` through the parser: bytes already buffered are parsed
+// at once, else the stream is read. Returns the body bytes now in `buf`.
+template <bool isRequest>
+asio::awaitable<std::tuple<beast::error_code, size_t>> read_body_piece(Stream& in, beast::flat_buffer& in_buf,
+                                                                       bhttp::parser<isRequest, bhttp::buffer_body>& p, std::vector<char>& buf,
+                                                                       Millis idle) {
+  auto& body = p.get().body();
+  body.data = buf.data();
+  body.size = buf.size();
+  beast::error_code ec;
+  if (in_buf.size() > 0) {
+    const size_t used = p.put(in_buf.data(), ec);
+    in_buf.consume(used);
+    if (ec == bhttp::error::need_more || ec == bhttp::error::need_buffer) ec = {};
+  }
+  if (!ec && body.size == buf.size() && !p.is_done()) {
+    in.expires_after(idle);
+    // read_some, not read: a streamed response (SSE) must go out as each piece arrives.
+    auto [rec, n] = co_await bhttp::async_read_some(in, in_buf, p, nothrow);
+    ec = rec == bhttp::error::need_buffer ? beast::error_code{} : rec;
+  }
+  co_return std::tuple{ec, buf.size() - body.size};
+}
+
+// Streams one message from `in` to `out` through a small buffer, head first: the body is
+// never held whole. Each read and write has the idle timeout. `buf` is the connection's own
+// copy buffer, reused for every message it carries. On failure, `reading_failed` says whether
+// the error came from `in` (else from `out`): a client that stops sending its body is not the
+// backend's fault. A message framed by Content-Length (or without a body) goes out directly:
+// its head as one block of text, then the body bytes as they arrive; a chunked one through
+// Beast's serializer, which re-frames it.
 template <bool isRequest>
 asio::awaitable<beast::error_code> relay_message(Stream& in, beast::flat_buffer& in_buf, bhttp::parser<isRequest, bhttp::buffer_body>& p,
-                                         Stream& out, Millis idle, uint64_t& bytes, std::vector<char>& buf,
+                                         Stream& out, Millis idle, uint64_t& bytes, std::vector<char>& buf, std::string& head,
                                          bool& reading_failed) {
   reading_failed = false;
+  if (!p.chunked() && !p.need_eof()) {
+    head.clear();
+    fields_text(p.get().base(), head);
+    bool head_sent = false;
+    while (true) {
+      size_t n = 0;
+      if (!p.is_done()) {
+        beast::error_code ec;
+        std::tie(ec, n) = co_await read_body_piece(in, in_buf, p, buf, idle);
+        if (ec) {
+          reading_failed = true;
+          co_return ec;
+        }
+      }
+      if (!head_sent || n > 0) {
+        const std::array<asio::const_buffer, 2> pieces{asio::buffer(head.data(), head_sent ? 0 : head.size()), asio::buffer(buf.data(), n)};
+        out.expires_after(idle);
+        auto [wec, wn] = co_await asio::async_write(out, pieces, nothrow);
+        if (wec) co_return wec;
+        head_sent = true;
+        bytes += n;
+      }
+      if (p.is_done()) co_return beast::error_code{};
+    }
+  }
   bhttp::serializer<isRequest, bhttp::buffer_body> sr{p.get()};
   do {
     if (!p.is_done()) {
-      p.get().body().data = buf.data();
-      p.get().body().size = buf.size();
-      in.expires_after(idle);
-      // read_some, not read: a streamed response (SSE) must go out as each piece arrives.
-      auto [ec, n] = co_await bhttp::async_read_some(in, in_buf, p, nothrow);
-      if (ec == bhttp::error::need_buffer) ec = {};
+      auto [ec, n] = co_await read_body_piece(in, in_buf, p, buf, idle);
       if (ec) {
         reading_failed = true;
         co_return ec;
       }
-      p.get().body().size = buf.size() - p.get().body().size;
+      p.get().body().size = n;
       p.get().body().data = buf.data();
       p.get().body().more = !p.is_done();
-      bytes += p.get().body().size;
-      if (p.get().body().size == 0 && !p.is_done()) {
+      bytes += n;
+      if (n == 0 && !p.is_done()) {
         // The read ended on framing alone (a chunk header): nothing to pass on yet. An empty
         // piece must not reach the serializer, which would send it as the last chunk; the
         // head goes out now, though, so a streamed response starts at once.
@@ -284,11 +361,10 @@ Flow client_flow(const tcp::socket& s, const Options& o) {
   return f;
 }
 
-void set_backend(FlowHandle& flow, const tcp::socket& up) {
-  beast::error_code ec;
-  const auto remote = up.remote_endpoint(ec), local = up.local_endpoint(ec);
+void set_backend(FlowHandle& flow, const Upstream& up) {
   flow.update([&](Flow& f) {
-    f.reply = {to_ipaddr(remote.address()), to_ipaddr(local.address()), remote.port(), local.port()};
+    if (f.reply == up.reply) return;
+    f.reply = up.reply;
     classify_nat(f, std::nullopt);
   });
 }
@@ -349,7 +425,8 @@ struct ClientConn {
   FlowHandle flow;
   Stream client;
   beast::flat_buffer cbuf{kMaxHead + 16 * 1024};  // a head over the limit cannot even be buffered
-  std::vector<char> copy_buf;                      // allocated at the first body, freed when idle
+  std::vector<char> copy_buf;                      // allocated at the first request, freed when parked
+  std::string head;                                // a message head as text, reused
   bool first = true;
   ClientConn(Shared& s, Pool& p, const IpAddr& a, bool t, tcp::socket sock)
       : sh(s), pool(p), peer(a), trusted(t), flow(s.flows, client_flow(sock, s.o)), client(std::move(sock)) {}
@@ -386,7 +463,10 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
       log_line(sh, peer, false, err.status, 0, "", "bad_request@header");
       co_return false;
     }
-    std::tie(ec, n) = co_await bhttp::async_read_header(client, cbuf, req_p, nothrow);
+    // The whole head is buffered: parse it here, with no I/O round trip.
+    const size_t used = req_p.put(cbuf.data(), ec);
+    cbuf.consume(used);
+    if (!ec && !req_p.is_header_done()) ec = bhttp::error::partial_message;
   }
   const auto start = Clock::now();
   if (ec) {
@@ -472,7 +552,7 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
     if (client_keep && !has_body) co_return true;
     co_return false;
   }
-  set_backend(flow, up->stream.socket());
+  set_backend(flow, *up);
   struct Active {  // the backend's in-flight count follows the request (and its retries)
     Backend* b = nullptr;
     void set(Backend* n) {
@@ -497,7 +577,7 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
   bool failure_counted = false;
   for (int attempt = 0;; ++attempt) {
   bool client_failed = false;
-  auto ec_req = co_await relay_message(client, cbuf, req_p, up->stream, o.idle_timeout, req_bytes, copy_buf, client_failed);
+  auto ec_req = co_await relay_message(client, cbuf, req_p, up->stream, o.idle_timeout, req_bytes, copy_buf, c.head, client_failed);
   if (ec_req && client_failed) {
     // The client went away or stalled mid-body: nothing to answer, nobody else to blame.
     log(0, req_bytes, "client_" + std::string(ec_req == beast::error::timeout ? "idle" : "aborted") + "@request_body", 0);
@@ -538,7 +618,7 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
     if (fresh.first) {
       up = std::move(fresh.first);
       reused = false;
-      set_backend(flow, up->stream.socket());
+      set_backend(flow, *up);
       continue;
     }
   }
@@ -555,7 +635,7 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
   }
   failure_counted = false;
   active.set(backend);
-  set_backend(flow, up->stream.socket());
+  set_backend(flow, *up);
   }
   const double first_byte_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   if (ec_head) {
@@ -600,7 +680,7 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
   res.keep_alive(keep);
   uint64_t res_bytes = 0;
   bool backend_failed = false;
-  auto ec_res = co_await relay_message(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, backend_failed);
+  auto ec_res = co_await relay_message(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, c.head, backend_failed);
   count_bytes(sh, flow, req_bytes, res_bytes);
   log(res.result_int(), res_bytes, ec_res ? token("relay_" + ec_res.message()) + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
   if (!ec_res && backend_keep && res_p.is_done() && up->buffer.size() == 0) pool.put(backend_index, std::move(up));
@@ -763,7 +843,7 @@ asio::awaitable<void> tcp_session(tcp::socket sock, Shared& sh) {
   }
   if (!up) co_return;  // no backend: the client sees the connection close
   FlowHandle flow(sh.flows, client_flow(client.socket(), sh.o));
-  set_backend(flow, up->stream.socket());
+  set_backend(flow, *up);
   ++backend->active;
   const RelayBytes moved = co_await edge::relay(client, up->stream, sh.o.idle_timeout);
   count_bytes(sh, flow, moved.a_to_b, moved.b_to_a);
