@@ -1,45 +1,59 @@
 // A TCP connection that may carry TLS: one stream type for every proxy path, so the HTTP code
 // is written once and TLS is decided per connection at run time (a listener with
-// --tls-cert, a backend with --upstream-tls). Timeouts are Beast's tcp_stream timeouts, and
-// apply to TLS reads and writes too (they go through it). Not movable: the TLS layer refers
-// to the TCP stream beneath it; hold it where it is made, or in a unique_ptr.
+// --tls-cert, a backend with --upstream-tls). Timeouts: expires_after() arms a deadline in
+// the thread's Deadlines list (core/net/deadlines.h); when it passes, the socket's pending
+// operations are cancelled and complete with beast::error::timeout, as with Beast's
+// tcp_stream, without an Asio timer per operation. Not movable: the TLS layer refers to the
+// socket beneath it; hold it where it is made, or in a unique_ptr.
 #pragma once
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/core/error.hpp>
 #include <memory>
 
 #include "core/base/duration.h"
+#include "core/net/deadlines.h"
 
 namespace edge {
 
-class Stream {
+class Stream : Deadlines::Entry {
  public:
   using tcp = boost::asio::ip::tcp;
-  using Tls = boost::asio::ssl::stream<boost::beast::tcp_stream&>;
-  using executor_type = boost::beast::tcp_stream::executor_type;
+  using Tls = boost::asio::ssl::stream<tcp::socket&>;
+  using executor_type = tcp::socket::executor_type;
 
-  explicit Stream(tcp::socket s) : tcp_(std::move(s)) {}
+  explicit Stream(tcp::socket s) : sock_(std::move(s)) {}
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
+  ~Stream() = default;
 
-  executor_type get_executor() { return tcp_.get_executor(); }
-  tcp::socket& socket() { return tcp_.socket(); }
-  boost::beast::tcp_stream& tcp_stream() { return tcp_; }
+  executor_type get_executor() { return sock_.get_executor(); }
+  tcp::socket& socket() { return sock_; }
   // Non-null once TLS was started: the handshake, SNI and verification go through it.
   Tls* tls() { return tls_.get(); }
   Tls& start_tls(boost::asio::ssl::context& ctx) {
-    tls_ = std::make_unique<Tls>(tcp_, ctx);
+    tls_ = std::make_unique<Tls>(sock_, ctx);
     return *tls_;
   }
-  void expires_after(Millis d) { tcp_.expires_after(d); }
-  void expires_never() { tcp_.expires_never(); }
+  void expires_after(Millis d) {
+    timed_out_ = false;
+    arm(Deadlines::Clock::now() + d);
+  }
+  void expires_never() {
+    timed_out_ = false;
+    disarm();
+  }
 
   template <class Buffers, class Token>
   auto async_read_some(const Buffers& b, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, size_t)>(
         [this](auto handler, const Buffers& bufs) {
-          if (tls_) tls_->async_read_some(bufs, std::move(handler));
-          else tcp_.async_read_some(bufs, std::move(handler));
+          TimeoutAware<decltype(handler)> h{this, std::move(handler)};
+          if (tls_) tls_->async_read_some(bufs, std::move(h));
+          else sock_.async_read_some(bufs, std::move(h));
         },
         token, b);
   }
@@ -47,15 +61,54 @@ class Stream {
   auto async_write_some(const Buffers& b, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, size_t)>(
         [this](auto handler, const Buffers& bufs) {
-          if (tls_) tls_->async_write_some(bufs, std::move(handler));
-          else tcp_.async_write_some(bufs, std::move(handler));
+          TimeoutAware<decltype(handler)> h{this, std::move(handler)};
+          if (tls_) tls_->async_write_some(bufs, std::move(h));
+          else sock_.async_write_some(bufs, std::move(h));
         },
         token, b);
   }
+  // The TLS handshake (after start_tls), under the same deadline.
+  template <class Token>
+  auto async_handshake(boost::asio::ssl::stream_base::handshake_type type, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+        [this, type](auto handler) {
+          tls_->async_handshake(type, [this, h = std::move(handler)](boost::system::error_code ec) mutable {
+            if (ec == boost::asio::error::operation_aborted && timed_out_) ec = boost::beast::error::timeout;
+            std::move(h)(ec);
+          });
+        },
+        token);
+  }
 
  private:
-  boost::beast::tcp_stream tcp_;
+  // The completion handler with a cancelled operation reported as a timeout when the deadline
+  // cancelled it; keeps the wrapped handler's executor, allocator and cancellation slot (the
+  // awaitable operators rely on the slot).
+  template <class Handler>
+  struct TimeoutAware {
+    Stream* s;
+    Handler h;
+    using executor_type = boost::asio::associated_executor_t<Handler, Stream::executor_type>;
+    executor_type get_executor() const noexcept { return boost::asio::get_associated_executor(h, s->get_executor()); }
+    using allocator_type = boost::asio::associated_allocator_t<Handler>;
+    allocator_type get_allocator() const noexcept { return boost::asio::get_associated_allocator(h); }
+    using cancellation_slot_type = boost::asio::associated_cancellation_slot_t<Handler>;
+    cancellation_slot_type get_cancellation_slot() const noexcept { return boost::asio::get_associated_cancellation_slot(h); }
+    void operator()(boost::system::error_code ec, size_t n) {
+      if (ec == boost::asio::error::operation_aborted && s->timed_out_) ec = boost::beast::error::timeout;
+      std::move(h)(ec, n);
+    }
+  };
+
+  void expire() override {
+    timed_out_ = true;
+    boost::system::error_code ignored;
+    sock_.cancel(ignored);
+  }
+
+  tcp::socket sock_;
   std::unique_ptr<Tls> tls_;
+  bool timed_out_ = false;
 };
 
 }  // namespace edge

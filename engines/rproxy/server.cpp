@@ -323,7 +323,7 @@ asio::awaitable<std::pair<std::unique_ptr<Upstream>, ProxyError>> connect_backen
         auto& t = up->stream.start_tls(*sh.upstream_tls);
         tls::prepare_client(t, b.host, !sh.o.upstream_insecure);
         up->stream.expires_after(sh.o.connect_timeout);
-        auto [hec] = co_await t.async_handshake(asio::ssl::stream_base::client, nothrow);
+        auto [hec] = co_await up->stream.async_handshake(asio::ssl::stream_base::client, nothrow);
         up->stream.expires_never();
         if (hec) {
           const bool cert = SSL_get_verify_result(t.native_handle()) != X509_V_OK;
@@ -695,7 +695,7 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
 asio::awaitable<bool> tls_accept(Shared& sh, Stream& client, const IpAddr& peer) {
   auto& t = client.start_tls(*sh.server_tls.ctx);
   client.expires_after(sh.o.header_timeout);
-  auto [ec] = co_await t.async_handshake(asio::ssl::stream_base::server, nothrow);
+  auto [ec] = co_await client.async_handshake(asio::ssl::stream_base::server, nothrow);
   if (!ec) co_return true;
   const std::string why = ec == beast::error::timeout ? std::string("timeout") : tls::handshake_error(t, ec);
   if (ec.category() == asio::error::get_ssl_category() && ERR_GET_REASON(ec.value()) == SSL_R_HTTP_REQUEST) {
@@ -721,9 +721,11 @@ bool trusted_peer(const Options& o, const IpAddr& peer) {
 
 // One worker thread's own state: its backend pool and its idle client connections.
 struct Worker {
+  Deadlines& deadlines;  // the timeouts of this thread's streams (outlives the io_context)
   Pool pool;
   Idle idle;
-  Worker(Shared& sh) : pool(sh.backends.size(), sh.o.keepalive), idle(sh.flows, sh.conns, std::chrono::milliseconds(40)) {}
+  Worker(Shared& sh, Deadlines& d)
+      : deadlines(d), pool(sh.backends.size(), sh.o.keepalive), idle(sh.flows, sh.conns, std::chrono::milliseconds(40)) {}
 };
 
 // Serves a client connection request after request. `parked` is set when the connection
@@ -776,10 +778,11 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Worker& w, std:
   }
 }
 
-// Every 20 ms: timeouts and parking for this thread's waiting connections; every 500 ms the
-// parked ones' deadlines. After a burst of parking, freed memory goes back to the system (the
-// coroutines of thousands of connections that arrived together would otherwise stay resident).
-asio::awaitable<void> idle_sweeper(Worker& w) {
+// Every 20 ms: this thread's stream deadlines, timeouts and parking for its waiting
+// connections; every 500 ms the parked ones' deadlines. After a burst of parking, freed memory
+// goes back to the system (the coroutines of thousands of connections that arrived together
+// would otherwise stay resident).
+asio::awaitable<void> sweeper(Worker& w) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   size_t parked_since_trim = 0;
   for (unsigned tick = 0;; ++tick) {
@@ -787,6 +790,7 @@ asio::awaitable<void> idle_sweeper(Worker& w) {
     auto [ec] = co_await timer.async_wait(nothrow);
     if (ec) co_return;
     const auto now = Clock::now();
+    w.deadlines.sweep(now);
     const size_t parking = w.idle.sweep_waiters(now);
     parked_since_trim += parking;
     if (tick % 25 == 0) w.idle.expire_parked(now);
@@ -1014,20 +1018,21 @@ int run(const Options& o) {
   }
   if (o.upstream_tls) sh.upstream_tls = tls::client(o.upstream_ca, !o.upstream_insecure);
   const unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  // Declared before the io_contexts: coroutine frames destroyed with them unlink their streams.
+  std::vector<std::unique_ptr<Deadlines>> deadlines;
+  for (unsigned i = 0; i < threads; ++i) deadlines.push_back(std::make_unique<Deadlines>());
   std::vector<std::unique_ptr<asio::io_context>> ctxs;
   std::vector<tcp::acceptor> acceptors;
   std::vector<std::unique_ptr<Worker>> workers_state;
   for (unsigned i = 0; i < threads; ++i) {
     ctxs.push_back(std::make_unique<asio::io_context>(1));
     acceptors.push_back(make_acceptor(*ctxs.back(), o.listen, "--listen", "0.0.0.0", true));
-    workers_state.push_back(std::make_unique<Worker>(sh));
+    workers_state.push_back(std::make_unique<Worker>(sh, *deadlines[i]));
   }
   for (unsigned i = 0; i < threads; ++i) {
     asio::co_spawn(*ctxs[i], accept_loop(acceptors[i], sh, *workers_state[i]), asio::detached);
-    if (o.mode == Mode::http) {
-      asio::co_spawn(*ctxs[i], idle_sweeper(*workers_state[i]), asio::detached);
-      asio::co_spawn(*ctxs[i], parked_watcher(sh, *workers_state[i]), asio::detached);
-    }
+    asio::co_spawn(*ctxs[i], sweeper(*workers_state[i]), asio::detached);
+    if (o.mode == Mode::http) asio::co_spawn(*ctxs[i], parked_watcher(sh, *workers_state[i]), asio::detached);
   }
   // Metrics on the first thread; a bare port means loopback only.
   std::optional<tcp::acceptor> metrics_acceptor;
@@ -1117,7 +1122,12 @@ int run(const Options& o) {
   on_hup();
 
   std::vector<std::thread> workers;
-  for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&, i] { ctxs[i]->run(); });
+  for (unsigned i = 1; i < threads; ++i)
+    workers.emplace_back([&, i] {
+      Deadlines::current() = deadlines[i].get();
+      ctxs[i]->run();
+    });
+  Deadlines::current() = deadlines[0].get();
   ctxs[0]->run();
   stop_all();
   for (auto& w : workers) w.join();
