@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what edge needs, builds it, and shows it doing its jobs with no configuration, all
 # on loopback: how full this machine's connection-tracking table is and what is in it; a
-# local web server with `edge rproxy` in front of it and a request through; `edge trace`
+# local web server with `edge rproxy` in front of it, a request through and its flow in
+# `edge conntrack --origin all`; `edge trace`
 # through that proxy (every layer passes), to a proxy whose backend is down (the verdict
 # names the layer and Proxy-Status the cause), and to a closed port.
 set -euo pipefail
@@ -25,6 +26,12 @@ build/edge rproxy --listen 127.0.0.1:18482 --to 127.0.0.1:18489 --threads 1 2>/d
 for _ in $(seq 50); do curl -fsS -o /dev/null http://127.0.0.1:18481/ 2>/dev/null && break; sleep 0.1; done
 
 run curl -si http://127.0.0.1:18481/index.txt
+# A client that stays connected: its flow through the proxy is live, and listed beside the
+# kernel's in the same shape.
+python3 -c 'import socket, time
+s = socket.create_connection(("127.0.0.1", 18481)); s.sendall(b"GET /index.txt HTTP/1.1\r\nHost: demo\r\n\r\n"); s.recv(4096); time.sleep(5)' & pids+=($!)
+sleep 0.5
+run "${sudo_cmd[@]}" build/edge conntrack list --origin all --dport 18481
 run build/edge trace --proxy none http://127.0.0.1:18481/index.txt
 run build/edge trace --proxy none http://127.0.0.1:18482/
 run build/edge trace --proxy none 127.0.0.1:1

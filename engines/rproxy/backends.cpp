@@ -1,6 +1,8 @@
 // Backend resolution, balancing and passive ejection.
 #include "engines/rproxy/backends.h"
 
+#include "core/net/resolve.h"
+
 #include <netdb.h>
 #include <netinet/in.h>
 
@@ -10,20 +12,14 @@
 namespace edge::rproxy {
 namespace {
 
-std::vector<IpAddr> resolve(const std::string& host) {
-  if (auto literal = IpAddr::parse(host)) return {*literal};
-  std::vector<IpAddr> out;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0) return out;
-  for (addrinfo* a = res; a; a = a->ai_next) {
-    if (a->ai_family == AF_INET) out.push_back(IpAddr::from_bytes(Family::v4, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr));
-    if (a->ai_family == AF_INET6) out.push_back(IpAddr::from_bytes(Family::v6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr));
-  }
-  freeaddrinfo(res);
-  return out;
+using Clock = std::chrono::steady_clock;
+constexpr Millis kResolveTimeout{2000};
+
+// When a name's answer should be asked for again.
+Clock::time_point next_due(const Resolution& r, Clock::time_point now, Clock::duration refresh) {
+  if (r.addresses.empty()) return now + std::min<Clock::duration>(refresh, std::chrono::seconds(2));
+  if (r.ttl) return now + std::min<Clock::duration>(refresh, std::max<Clock::duration>(*r.ttl, std::chrono::seconds(1)));
+  return now + refresh;
 }
 
 int64_t now_ticks() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
@@ -31,13 +27,15 @@ int64_t now_ticks() { return std::chrono::steady_clock::now().time_since_epoch()
 }  // namespace
 
 BackendSet::BackendSet(const Options& o)
-    : balance_(o.balance), threshold_(o.fail_threshold), eject_for_(o.eject_for) {
+    : balance_(o.balance), threshold_(o.fail_threshold), eject_for_(o.eject_for), refresh_(o.health_interval) {
   for (const auto& e : o.backends) {
     auto b = std::make_unique<Backend>();
     b->name = e.str();
     b->host = e.host().empty() ? "127.0.0.1" : e.host();
     b->port = e.port();
-    b->addresses = std::make_shared<const std::vector<IpAddr>>(resolve(b->host));
+    auto r = resolve_host(b->host, kResolveTimeout);
+    b->next_resolve = next_due(r, Clock::now(), refresh_);
+    b->addresses = std::make_shared<const std::vector<IpAddr>>(std::move(r.addresses));
     backends_.push_back(std::move(b));
   }
 }
@@ -69,13 +67,21 @@ std::vector<size_t> BackendSet::plan(const IpAddr& client) {
   return up;
 }
 
-void BackendSet::resolve_all() {
+Clock::time_point BackendSet::resolve_due(Clock::time_point now) {
+  Clock::time_point next = now + refresh_;
   for (auto& b : backends_) {
     if (IpAddr::parse(b->host)) continue;
-    auto fresh = resolve(b->host);
-    // A failed lookup keeps the last good addresses: a resolver hiccup must not empty the pool.
-    if (!fresh.empty() || b->addresses.load()->empty()) b->addresses = std::make_shared<const std::vector<IpAddr>>(std::move(fresh));
+    if (b->next_resolve <= now) {
+      auto fresh = resolve_host(b->host, kResolveTimeout);
+      now = Clock::now();
+      b->next_resolve = next_due(fresh, now, refresh_);
+      // A failed lookup keeps the last good addresses: a resolver hiccup must not empty the pool.
+      if (!fresh.addresses.empty() || b->addresses.load()->empty())
+        b->addresses = std::make_shared<const std::vector<IpAddr>>(std::move(fresh.addresses));
+    }
+    next = std::min(next, b->next_resolve);
   }
+  return next;
 }
 
 void BackendSet::succeeded(Backend& b) { b.failures.store(0, std::memory_order_relaxed); }

@@ -27,6 +27,7 @@ struct Backend {
   std::atomic<int> active{0};
   std::atomic<unsigned> failures{0};
   std::atomic<int64_t> down_until{0};  // steady_clock ticks
+  std::chrono::steady_clock::time_point next_resolve;  // the resolver thread's alone
 };
 
 class BackendSet {
@@ -41,14 +42,17 @@ class BackendSet {
   void succeeded(Backend& b);
   void failed(Backend& b);
   bool healthy(const Backend& b) const;
-  // Resolves every backend name again (literal addresses stay as they are).
-  void resolve_all();
+  // Resolves again the backend names that are due: at their records' TTL (at least every
+  // --health-interval; a name that did not resolve, every 2 s). Literal addresses never are.
+  // Returns when the next one is due.
+  std::chrono::steady_clock::time_point resolve_due(std::chrono::steady_clock::time_point now);
 
  private:
   std::vector<std::unique_ptr<Backend>> backends_;
   Balance balance_;
   unsigned threshold_;
   std::chrono::steady_clock::duration eject_for_;
+  std::chrono::steady_clock::duration refresh_;  // --health-interval
   std::atomic<uint64_t> next_{0};
 };
 

@@ -141,9 +141,13 @@ class Pool {
     }
     return nullptr;
   }
-  void put(size_t i, std::unique_ptr<Upstream> u) {
+  // A connection to an address the backend's name no longer resolves to is not kept: the pool
+  // follows DNS as new connections do.
+  void put(size_t i, const Backend& b, std::unique_ptr<Upstream> u) {
     u->idle_since = Clock::now();
-    if (idle_[i].size() < keep_) idle_[i].push_back(std::move(u));
+    const auto addresses = b.addresses.load();
+    if (idle_[i].size() < keep_ && std::find(addresses->begin(), addresses->end(), u->reply.src) != addresses->end())
+      idle_[i].push_back(std::move(u));
   }
 
  private:
@@ -683,7 +687,7 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
   auto ec_res = co_await relay_message(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, c.head, backend_failed);
   count_bytes(sh, flow, req_bytes, res_bytes);
   log(res.result_int(), res_bytes, ec_res ? token("relay_" + ec_res.message()) + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
-  if (!ec_res && backend_keep && res_p.is_done() && up->buffer.size() == 0) pool.put(backend_index, std::move(up));
+  if (!ec_res && backend_keep && res_p.is_done() && up->buffer.size() == 0) pool.put(backend_index, *backend, std::move(up));
   if (ec_res || !keep) {
     client.socket().shutdown(tcp::socket::shutdown_send, ec0);
     co_return false;
@@ -1041,16 +1045,17 @@ int run(const Options& o) {
     asio::co_spawn(*ctxs[0], metrics_loop(*metrics_acceptor, sh), asio::detached);
   }
   asio::co_spawn(*ctxs[0], health_loop(sh), asio::detached);
-  // Backend names are resolved again on a thread of their own: getaddrinfo blocks, and an I/O
-  // thread must not wait on a slow resolver.
+  // Backend names are resolved again (at their TTL) on a thread of their own: resolution
+  // blocks, and an I/O thread must not wait on a slow resolver.
   std::mutex resolver_mu;
   std::condition_variable resolver_cv;
   bool resolver_stop = false;
   std::thread resolver([&] {
     std::unique_lock lk(resolver_mu);
-    while (!resolver_cv.wait_for(lk, o.health_interval, [&] { return resolver_stop; })) {
+    auto next = sh.backends.resolve_due(Clock::now());
+    while (!resolver_cv.wait_until(lk, next, [&] { return resolver_stop; })) {
       lk.unlock();
-      sh.backends.resolve_all();
+      next = sh.backends.resolve_due(Clock::now());
       lk.lock();
     }
   });

@@ -14,6 +14,9 @@ outcome. Standard library only; UDP and TCP on the same address and port.
   truncated.*  over UDP: TC bit set, no answer (a client should retry over TCP);
                over TCP: the normal answer
   slow.*       the normal answer, 0.5 s late
+  dyn.*        A from the file named by $EDGE_T_DNS_DYN (its first line), TTL 1: the answer
+               a test changes under a client that should follow TTLs; NODATA for AAAA;
+               NXDOMAIN while the file is empty
   anything else (ok.test, www.test, ...): A 10.99.2.2 / AAAA fd99:2::2, TTL 5; NODATA for
                other types
 
@@ -22,6 +25,7 @@ and AA. An EDNS OPT record in the query is ignored (the reply carries none). Que
 opcode other than QUERY get NOTIMP, unparsable ones FORMERR. One line per query on stdout:
   <proto> <client> id=<id> <type> <name> -> <outcome>
 """
+import os
 import socket
 import socketserver
 import struct
@@ -149,7 +153,12 @@ def answer(query, proto):
         return reply(0, tc=0x0200), 0, desc + " -> TC set, no answer"
     if first == b"slow":
         delay = 0.5
-    if first == b"v6only":
+    if first == b"dyn":
+        addr = open(os.environ["EDGE_T_DNS_DYN"]).readline().strip()
+        if not addr:
+            return reply(3, authority=[soa_rr(labels)]), 0, desc + " -> NXDOMAIN (dyn: no address)"
+        answers = [rr(ptr, T_A, 1, socket.inet_pton(socket.AF_INET, addr))] if qtype == T_A else []
+    elif first == b"v6only":
         answers = [aaaa] if qtype == T_AAAA else []
     else:
         answers = {T_A: [a], T_AAAA: [aaaa]}.get(qtype, [])
