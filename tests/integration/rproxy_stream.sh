@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `edge rproxy` with streams: a 1 GiB upload streams through with bounded memory, server-sent
+# `edge rproxy` with streams: a 1 GiB upload streams through with bounded memory, a real
+# WebSocket echoes through the upgrade tunnel, server-sent
 # events arrive one by one (never buffered whole), an
 # Upgrade becomes a byte tunnel after the 101 (bytes both ways, half-close), -H and
 # --response-header set headers, SIGHUP reopens a rotated access log.
@@ -30,6 +31,17 @@ pass "1 GiB chunked upload: every byte reached the backend; peak RSS ${rss} KiB"
 # (an empty read must never become a premature last chunk).
 [ "$(in_ns curl -s --max-time 10 http://127.0.0.1:19400/split)" = "hello split world" ] || fail "chunks split across packets"
 pass "chunk headers apart from their data: body intact"
+
+# A real WebSocket (the websockets library at both ends): after the 101 the proxy is a tunnel
+# that carries text, a 1 MiB binary message, ping/pong and the close handshake.
+py=python3
+python3 -c 'import websockets' 2>/dev/null || py=/usr/bin/python3  # Debian's python3-websockets
+bg "$ns" "$py" "$here/lib/ws_echo.py" serve 19403
+wait_for 10 tcp_listening "$ns" 19403 || fail "websocket echo server: $(cat "$BG_LOG")"
+bg "$ns" "$EDGE" rproxy --listen 127.0.0.1:19404 --to 127.0.0.1:19403 --threads 1
+wait_for 10 tcp_listening "$ns" 19404 || fail "edge rproxy for websockets: $(cat "$BG_LOG")"
+out=$(in_ns timeout 30 "$py" "$here/lib/ws_echo.py" check ws://127.0.0.1:19404/echo) || fail "websocket through the proxy: $out"
+pass "$out"
 
 # SSE: each event reaches the client about when the backend sent it, not at the end.
 in_ns python3 - <<'PY' || fail "server-sent events were buffered"
