@@ -59,6 +59,10 @@ expect 2 "^edge: --lb: 'fastest' is not a balancing policy" rproxy --listen 8080
 expect 2 "^edge: --connect-timeout: 'soon' " rproxy --listen 8080 --to 127.0.0.1:1 --connect-timeout soon
 expect 2 "^edge: --trust-proxy: '10.0.0.0/40' " rproxy --listen 8080 --to 127.0.0.1:1 --trust-proxy 10.0.0.0/40
 expect 2 "^edge: --to is required|^edge: .*--to" rproxy --listen 8080
+expect 2 "^edge: --log-format: 'xml' is not a log format \(expected combined or json\)" rproxy --listen 8080 --to 127.0.0.1:1 --log-format xml
+expect 2 "^edge: --metrics: 'x' is not a port" rproxy --listen 8080 --to 127.0.0.1:1 --metrics x
+expect 2 "^edge: --tls-key: .* needs --tls-cert" rproxy --listen 8080 --to 127.0.0.1:1 --tls-key k.pem
+expect 2 "^edge: --upstream-insecure: needs --upstream-tls" rproxy --listen 8080 --to 127.0.0.1:1 --upstream-insecure
 for cmd in nat proxy; do
   expect 4 "^edge: $cmd: not built yet" "$cmd"
 done
