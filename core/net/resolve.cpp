@@ -31,12 +31,14 @@ Resolution system_resolve(const std::string& host) {
 
 struct Query {
   bool done = false;
+  int status = ARES_ETIMEOUT;
   Resolution result;
 };
 
 void on_addrinfo(void* arg, int status, int, ares_addrinfo* info) {
   auto* q = static_cast<Query*>(arg);
   q->done = true;
+  q->status = status;
   if (status != ARES_SUCCESS || !info) return;
   int ttl = -1;
   for (ares_addrinfo_node* n = info->nodes; n; n = n->ai_next) {
@@ -74,9 +76,9 @@ Resolution resolve_host(const std::string& host, Millis timeout) {
       if (ARES_GETSOCK_WRITABLE(mask, i)) ev |= POLLOUT;
       if (ev) fds[n++] = {socks[i], ev, 0};
     }
-    timeval tv{0, 100 * 1000};
-    ares_timeout(ch, &tv, &tv);
-    poll(fds, nfds_t(n), int(tv.tv_sec * 1000 + tv.tv_usec / 1000) + 1);
+    timeval cap{0, 100 * 1000}, out{};
+    const timeval* tv = ares_timeout(ch, &cap, &out);
+    poll(fds, nfds_t(n), int(tv->tv_sec * 1000 + tv->tv_usec / 1000) + 1);
     bool any = false;
     for (int i = 0; i < n; ++i) {
       if (!fds[i].revents) continue;
@@ -86,8 +88,11 @@ Resolution resolve_host(const std::string& host, Millis timeout) {
     }
     if (!any) ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts and retries
   }
+  const int status = q.status;
   ares_destroy(ch);  // an unfinished query ends here (its callback runs with ARES_EDESTRUCTION)
-  if (q.result.addresses.empty()) return system_resolve(host);
+  // Not found by c-ares: other sources of nsswitch may know the name. A timeout is not asked
+  // again (getaddrinfo would wait on the same silent servers, longer).
+  if (q.result.addresses.empty() && (status == ARES_ENOTFOUND || status == ARES_ENODATA || status == ARES_ENONAME)) return system_resolve(host);
   return q.result;
 }
 

@@ -6,10 +6,12 @@
 // tcp_stream, without an Asio timer per operation. Not movable: the TLS layer refers to the
 // socket beneath it; hold it where it is made, or in a unique_ptr.
 #pragma once
+#include <boost/asio/append.hpp>
 #include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core/error.hpp>
 #include <memory>
@@ -51,6 +53,7 @@ class Stream : Deadlines::Entry {
   auto async_read_some(const Buffers& b, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, size_t)>(
         [this](auto handler, const Buffers& bufs) {
+          if (timed_out_) return expired_now(std::move(handler));
           TimeoutAware<decltype(handler)> h{this, std::move(handler)};
           if (tls_) tls_->async_read_some(bufs, std::move(h));
           else sock_.async_read_some(bufs, std::move(h));
@@ -61,6 +64,7 @@ class Stream : Deadlines::Entry {
   auto async_write_some(const Buffers& b, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, size_t)>(
         [this](auto handler, const Buffers& bufs) {
+          if (timed_out_) return expired_now(std::move(handler));
           TimeoutAware<decltype(handler)> h{this, std::move(handler)};
           if (tls_) tls_->async_write_some(bufs, std::move(h));
           else sock_.async_write_some(bufs, std::move(h));
@@ -72,6 +76,10 @@ class Stream : Deadlines::Entry {
   auto async_handshake(boost::asio::ssl::stream_base::handshake_type type, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
         [this, type](auto handler) {
+          if (timed_out_) {
+            boost::asio::post(sock_.get_executor(), boost::asio::append(std::move(handler), boost::system::error_code(boost::beast::error::timeout)));
+            return;
+          }
           tls_->async_handshake(type, [this, h = std::move(handler)](boost::system::error_code ec) mutable {
             if (ec == boost::asio::error::operation_aborted && timed_out_) ec = boost::beast::error::timeout;
             std::move(h)(ec);
@@ -99,6 +107,13 @@ class Stream : Deadlines::Entry {
       std::move(h)(ec, n);
     }
   };
+
+  // An operation started after the deadline fired fails at once, as with Beast's tcp_stream
+  // (else it would run unbounded: the sweep cancels only what is pending when it runs).
+  template <class Handler>
+  void expired_now(Handler handler) {
+    boost::asio::post(sock_.get_executor(), boost::asio::append(std::move(handler), boost::system::error_code(boost::beast::error::timeout), size_t(0)));
+  }
 
   void expire() override {
     timed_out_ = true;

@@ -41,6 +41,39 @@ std::string escaped(std::string_view s) {
   return out;
 }
 
+// JSON strings must be UTF-8, and a target or User-Agent may be any bytes: invalid sequences
+// become U+FFFD, so every line parses.
+std::string utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = s[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
+    // Overlong forms and surrogates are not UTF-8 either.
+    if (ok && len == 2) ok = c >= 0xC2;
+    if (ok && len == 3) {
+      const unsigned char d = s[i + 1];
+      ok = !(c == 0xE0 && d < 0xA0) && !(c == 0xED && d >= 0xA0);
+    }
+    if (ok && len == 4) {
+      const unsigned char d = s[i + 1];
+      ok = c <= 0xF4 && !(c == 0xF0 && d < 0x90) && !(c == 0xF4 && d >= 0x90);
+    }
+    if (ok) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+boost::json::value text_or_null(std::string_view s) { return s.empty() ? boost::json::value(nullptr) : boost::json::value(utf8(s)); }
+
 std::string request_line(const AccessRecord& r) {
   if (r.tcp) return "TCP";
   if (r.method.empty()) return "-";
@@ -55,16 +88,16 @@ std::string format_access(const AccessRecord& r, LogFormat f) {
     o["time"] = rfc3339_utc(r.time);
     o["client"] = r.client.str();
     if (r.tcp) o["protocol"] = "tcp";
-    o["method"] = r.method.empty() ? boost::json::value(nullptr) : boost::json::value(r.method);
-    o["target"] = r.method.empty() ? boost::json::value(nullptr) : boost::json::value(r.target);
+    o["method"] = text_or_null(r.method);
+    o["target"] = r.method.empty() ? boost::json::value(nullptr) : boost::json::value(utf8(r.target));
     o["version"] = r.method.empty() ? boost::json::value(nullptr) : boost::json::value(fmt::format("{}.{}", r.version / 10, r.version % 10));
     o["status"] = r.status;
     o["bytes"] = r.bytes;
-    o["user_agent"] = r.user_agent.empty() ? boost::json::value(nullptr) : boost::json::value(r.user_agent);
-    o["backend"] = r.backend.empty() ? boost::json::value(nullptr) : boost::json::value(r.backend);
+    o["user_agent"] = text_or_null(r.user_agent);
+    o["backend"] = text_or_null(r.backend);
     for (auto [key, v] : {std::pair{"connect_ms", r.connect_ms}, std::pair{"first_byte_ms", r.first_byte_ms}, std::pair{"total_ms", r.total_ms}})
       o[key] = v ? boost::json::value(std::round(*v * 10) / 10) : boost::json::value(nullptr);
-    o["cause"] = r.cause;
+    o["cause"] = utf8(r.cause);
     return json_text(o) + "\n";
   }
   std::string line = fmt::format("{} - - [{}] \"{}\" {} {} \"-\" \"{}\" backend={}", r.client.str(), clf_time(r.time), escaped(request_line(r)), r.status,

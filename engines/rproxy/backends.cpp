@@ -67,9 +67,10 @@ std::vector<size_t> BackendSet::plan(const IpAddr& client) {
   return up;
 }
 
-Clock::time_point BackendSet::resolve_due(Clock::time_point now) {
+Clock::time_point BackendSet::resolve_due(Clock::time_point now, const std::atomic<bool>& stop) {
   Clock::time_point next = now + refresh_;
   for (auto& b : backends_) {
+    if (stop) break;
     if (IpAddr::parse(b->host)) continue;
     if (b->next_resolve <= now) {
       auto fresh = resolve_host(b->host, kResolveTimeout);

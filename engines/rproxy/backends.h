@@ -45,7 +45,8 @@ class BackendSet {
   // Resolves again the backend names that are due: at their records' TTL (at least every
   // --health-interval; a name that did not resolve, every 2 s). Literal addresses never are.
   // Returns when the next one is due.
-  std::chrono::steady_clock::time_point resolve_due(std::chrono::steady_clock::time_point now);
+  // Stops early once `stop` is set (shutdown must not wait on a slow resolver).
+  std::chrono::steady_clock::time_point resolve_due(std::chrono::steady_clock::time_point now, const std::atomic<bool>& stop);
 
  private:
   std::vector<std::unique_ptr<Backend>> backends_;

@@ -71,16 +71,20 @@ bool Idle::park(int fd, const Parked& p) {
 std::vector<std::pair<int, Idle::Parked>> Idle::take_ready() {
   std::vector<std::pair<int, Parked>> out;
   epoll_event evs[256];
-  const int n = epoll_wait(epfd_, evs, 256, 0);
-  for (int i = 0; i < n; ++i) {
-    const int fd = evs[i].data.fd;
-    epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
-    auto it = parked_.find(fd);
-    if (it == parked_.end()) continue;
-    out.emplace_back(fd, it->second);
-    parked_.erase(it);
-    --conns_;
-  }
+  // Until the set is drained: the outer (edge-triggered) registration of this epoll descriptor
+  // would not fire again for events left behind.
+  int n;
+  do {
+    n = epoll_wait(epfd_, evs, 256, 0);
+    for (int i = 0; i < n; ++i) {
+      const int fd = evs[i].data.fd;
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+      auto it = parked_.find(fd);
+      if (it == parked_.end()) continue;
+      out.emplace_back(fd, it->second);  // still counted in conns_: the session adopts the count
+      parked_.erase(it);
+    }
+  } while (n == 256);
   return out;
 }
 

@@ -63,7 +63,7 @@ class Idle {
   // The epoll descriptor that becomes readable when a parked connection does.
   int epoll_fd() const { return epfd_; }
   // Parked connections with bytes (or an end) to read, out of the set: the caller starts a
-  // session for each and owns descriptor and flow from here.
+  // session for each and owns descriptor, flow and its place in `conns` from here.
   std::vector<std::pair<int, Parked>> take_ready();
   // SIGTERM: every waiter is told to stop, every parked connection closed.
   void drain();

@@ -94,15 +94,19 @@ void log_line(Shared& sh, const IpAddr& peer, bool tcp, unsigned status, uint64_
 }
 
 // Access-log causes are single tokens: "relay_Connection_reset_by_peer@body".
+// Anything else (a client's Upgrade value, say) becomes '_', so a cause cannot forge fields.
 std::string token(std::string s) {
   for (auto& c : s)
-    if (c == ' ') c = '_';
+    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view("._:@/-").find(c) == std::string_view::npos) c = '_';
   return s;
 }
 
 struct ConnCount {
   std::atomic<unsigned>& n;
-  explicit ConnCount(std::atomic<unsigned>& c) : n(c) { ++n; }
+  // adopt: the connection is already counted (it comes back from the parked set).
+  explicit ConnCount(std::atomic<unsigned>& c, bool adopt = false) : n(c) {
+    if (!adopt) ++n;
+  }
   ~ConnCount() { --n; }
 };
 
@@ -229,7 +233,9 @@ asio::awaitable<beast::error_code> relay_message(Stream& in, beast::flat_buffer&
                                          Stream& out, Millis idle, uint64_t& bytes, std::vector<char>& buf, std::string& head,
                                          bool& reading_failed) {
   reading_failed = false;
-  if (!p.chunked() && !p.need_eof()) {
+  // (A response that ends with its head, HEAD's or a 204/304, goes this way even when it says
+  // chunked: the serializer would append a last chunk that no client expects.)
+  if (p.is_done() || (!p.chunked() && !p.need_eof())) {
     head.clear();
     fields_text(p.get().base(), head);
     bool head_sent = false;
@@ -669,7 +675,7 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
     bhttp::response_serializer<bhttp::buffer_body> sr{res};
     client.expires_after(o.idle_timeout);
     auto [wec, wn] = co_await bhttp::async_write_header(client, sr, nothrow);
-    log(101, 0, "upgrade_" + upgrade_to, first_byte_ms);
+    log(101, 0, token("upgrade_" + upgrade_to), first_byte_ms);
     if (wec) co_return false;
     // Bytes either side sent after the handshake may already sit in our buffers: pass them
     // on first, then tunnel.
@@ -682,6 +688,9 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
     co_return false;
   }
   res.keep_alive(keep);
+  // An HTTP/1.0 client keeps the connection only when told so in words (the backend's own
+  // Connection header went with the hop-by-hop ones).
+  if (keep && req.version() == 10) res.set(bhttp::field::connection, "keep-alive");
   uint64_t res_bytes = 0;
   bool backend_failed = false;
   auto ec_res = co_await relay_message(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, c.head, backend_failed);
@@ -693,6 +702,14 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
     co_return false;
   }
   co_return true;
+}
+
+// A TLS connection ends with close_notify, so a body framed by the close is not taken for a
+// truncation; the peer's own close_notify is waited for only briefly.
+asio::awaitable<void> tls_goodbye(Stream& s) {
+  if (!s.tls()) co_return;
+  s.expires_after(std::chrono::milliseconds(200));
+  co_await s.tls()->async_shutdown(nothrow);
 }
 
 // The TLS handshake of a client connection (--tls-cert/--tls-auto), within --header-timeout.
@@ -735,7 +752,7 @@ struct Worker {
 // Serves a client connection request after request. `parked` is set when the connection
 // comes back from the parked set (it was idle, and has bytes to read again).
 asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Worker& w, std::optional<Idle::Parked> parked) {
-  ConnCount count(sh.conns);
+  ConnCount count(sh.conns, parked.has_value());
   const Options& o = sh.o;
   beast::error_code ec0;
   std::optional<ClientConn> conn;
@@ -778,7 +795,10 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Worker& w, std:
       if (waiter.outcome != Idle::Waiter::Outcome::none || werr || (!c.first && sh.draining)) co_return;
       client.expires_after(o.header_timeout);
     }
-    if (!co_await serve_request(c)) co_return;
+    if (!co_await serve_request(c)) {
+      co_await tls_goodbye(client);
+      co_return;
+    }
   }
 }
 
@@ -822,6 +842,7 @@ asio::awaitable<void> parked_watcher(Shared& sh, Worker& w) {
       if (!s.is_open()) {
         ::close(fd);
         sh.flows.remove(p.flow);
+        --sh.conns;
         continue;
       }
       asio::co_spawn(ex, http_session(std::move(s), sh, w, p), asio::detached);
@@ -854,6 +875,7 @@ asio::awaitable<void> tcp_session(tcp::socket sock, Shared& sh) {
   set_backend(flow, *up);
   ++backend->active;
   const RelayBytes moved = co_await edge::relay(client, up->stream, sh.o.idle_timeout);
+  co_await tls_goodbye(client);
   count_bytes(sh, flow, moved.a_to_b, moved.b_to_a);
   log_line(sh, peer, true, 0, moved.b_to_a, backend->name, "closed");
   --backend->active;
@@ -1049,20 +1071,20 @@ int run(const Options& o) {
   // blocks, and an I/O thread must not wait on a slow resolver.
   std::mutex resolver_mu;
   std::condition_variable resolver_cv;
-  bool resolver_stop = false;
+  std::atomic<bool> resolver_stop{false};
   std::thread resolver([&] {
     std::unique_lock lk(resolver_mu);
-    auto next = sh.backends.resolve_due(Clock::now());
-    while (!resolver_cv.wait_until(lk, next, [&] { return resolver_stop; })) {
+    auto next = sh.backends.resolve_due(Clock::now(), resolver_stop);
+    while (!resolver_cv.wait_until(lk, next, [&] { return resolver_stop.load(); })) {
       lk.unlock();
-      next = sh.backends.resolve_due(Clock::now());
+      next = sh.backends.resolve_due(Clock::now(), resolver_stop);
       lk.lock();
     }
   });
   struct StopResolver {
     std::mutex& mu;
     std::condition_variable& cv;
-    bool& stop;
+    std::atomic<bool>& stop;
     std::thread& t;
     ~StopResolver() {
       {

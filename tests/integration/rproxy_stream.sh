@@ -43,6 +43,37 @@ wait_for 10 tcp_listening "$ns" 19404 || fail "edge rproxy for websockets: $(cat
 out=$(in_ns timeout 30 "$py" "$here/lib/ws_echo.py" check ws://127.0.0.1:19404/echo) || fail "websocket through the proxy: $out"
 pass "$out"
 
+# On one keepalive connection: a HEAD whose response says chunked ends with its head (no stray
+# last chunk to desynchronise the next response), and an HTTP/1.0 client that asked for
+# keep-alive is told so and can send its next request.
+in_ns python3 - <<'PY' || fail "HEAD with chunked / HTTP/1.0 keep-alive"
+import socket
+s = socket.create_connection(("127.0.0.1", 19400), timeout=5)
+def response(s, head_only=False):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096); assert chunk, data; data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    fields = {l.split(b":", 1)[0].strip().lower(): l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")[1:]}
+    n = 0 if head_only else int(fields.get(b"content-length", b"0"))
+    while len(rest) < n:
+        chunk = s.recv(4096); assert chunk; rest += chunk
+    assert len(rest) == n, (head, rest)
+    return head.split(b"\r\n")[0], fields, rest
+s.sendall(b"HEAD /split HTTP/1.1\r\nHost: a\r\n\r\n")
+status, fields, rest = response(s, head_only=True)
+assert status.startswith(b"HTTP/1.1 200") and fields.get(b"transfer-encoding") == b"chunked", (status, fields)
+s.sendall(b"GET /headers HTTP/1.1\r\nHost: a\r\n\r\n")
+status, fields, body = response(s)
+assert status.startswith(b"HTTP/1.1 200") and b"host: a" in body, (status, body)
+t = socket.create_connection(("127.0.0.1", 19400), timeout=5)
+for i in range(2):
+    t.sendall(b"GET /headers HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n")
+    status, fields, body = response(t)
+    assert status.startswith(b"HTTP/1.") and b" 200" in status and fields.get(b"connection", b"").lower() == b"keep-alive", (status, fields)
+print("ok: HEAD with a chunked head ends cleanly; HTTP/1.0 keep-alive honoured")
+PY
+
 # SSE: each event reaches the client about when the backend sent it, not at the end.
 in_ns python3 - <<'PY' || fail "server-sent events were buffered"
 import socket, time

@@ -67,6 +67,16 @@ out=$(get --cacert "$CERTS/ca.pem" --resolve www.test:$RP_PORT:127.0.0.1 https:/
 pass "plain HTTP to the TLS port answered 400; failed handshakes logged, serving goes on"
 stop_rproxy
 
+# A body framed by the connection's close ends with TLS close_notify: curl (OpenSSL 3) takes a
+# bare TCP close for a truncation.
+bg "$ns" python3 "$here/lib/stream_backend.py" 19221
+wait_for 10 tcp_listening "$ns" 19221 || fail "stream backend"
+RP_PORT=19222 start_rproxy --tls-auto --to 127.0.0.1:19221
+out=$(in_ns curl -sk --max-time 10 https://127.0.0.1:19222/close) || fail "close-framed body over TLS: curl exit $?"
+[ "$out" = "until close" ] || fail "close-framed body over TLS: '$out'"
+stop_rproxy
+pass "a close-framed body over TLS ends with close_notify (curl exit 0)"
+
 # --tls-auto: the fingerprint printed at start is the certificate served, valid for 127.0.0.1.
 start_rproxy --tls-auto --to 127.0.0.1:19201
 printed=$(sed -n 's/.*SHA-256 fingerprint \([0-9A-F:]*\).*/\1/p' "$RP_LOG")

@@ -80,6 +80,16 @@ TEST_CASE("json access log: one object per line, nulls for what did not happen")
   CHECK(w.at("total_ms").is_null());
 }
 
+TEST_CASE("json access log: bytes that are not UTF-8 become U+FFFD, valid UTF-8 stays") {
+  AccessRecord r = sample();
+  r.target = "/caf\xC3\xA9/\xFF\xC0\xAF";  // é, then a stray byte and an overlong '/'
+  r.user_agent = "agent\xE2\x82";           // a truncated sequence
+  const std::string line = format_access(r, LogFormat::json);
+  const auto v = boost::json::parse(line).as_object();  // throws on invalid UTF-8
+  CHECK(v.at("target").as_string() == "/caf\xC3\xA9/\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  CHECK(v.at("user_agent").as_string() == "agent\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
 TEST_CASE("metrics: requests by backend and status class, histogram cumulative, gauges") {
   Metrics m(2);
   m.request(0, 200, 0.003);
