@@ -770,8 +770,7 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Worker& w, std:
     client.expires_after(limit);
     // Nothing to read yet: wait for the first byte without a read posted (no buffer is
     // needed for that), on the idle set's timeouts; the sweeper parks the connection if the
-    // wait goes on. A TLS connection may hold decrypted bytes the socket no longer shows:
-    // it just reads, with the stream's timeout.
+    // wait goes on.
     if (!client.tls() && c.cbuf.size() == 0 && client.socket().available(ec0) == 0) {
       Idle::Waiter waiter;
       waiter.sock = &client.socket();
@@ -793,6 +792,22 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Worker& w, std:
         co_return;
       }
       if (waiter.outcome != Idle::Waiter::Outcome::none || werr || (!c.first && sh.draining)) co_return;
+      client.expires_after(o.header_timeout);
+    } else if (client.tls() && c.cbuf.size() == 0) {
+      // A TLS connection reads its next bytes here instead (OpenSSL may hold some already),
+      // as a waiter that is never parked: the idle timeouts and SIGTERM still reach it.
+      Idle::Waiter waiter;
+      waiter.sock = &client.socket();
+      waiter.since = Clock::now();
+      waiter.limit = limit;
+      w.idle.wait_begin(waiter);
+      auto [rerr, n] = co_await client.async_read_some(c.cbuf.prepare(8192), nothrow);
+      w.idle.wait_end(waiter);
+      if (rerr || waiter.outcome != Idle::Waiter::Outcome::none) {
+        co_await tls_goodbye(client);
+        co_return;
+      }
+      c.cbuf.commit(n);
       client.expires_after(o.header_timeout);
     }
     if (!co_await serve_request(c)) {

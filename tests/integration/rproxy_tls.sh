@@ -88,7 +88,22 @@ in_ns openssl s_client -connect 127.0.0.1:$RP_PORT </dev/null 2>/dev/null | open
 out=$(get --cacert "$(tmpfile auto.pem)" https://127.0.0.1:$RP_PORT/)  # pinned: verified as its own CA
 [ "$out" = "plain backend proto=https" ] || fail "--tls-auto request: '$out'"
 pass "--tls-auto: printed fingerprint $printed is the served certificate"
+# An idle TLS keepalive connection does not hold up SIGTERM (default --drain 10s).
+in_ns python3 - "$RP_PORT" <<'PY' &
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))))
+s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"); s.recv(4096)
+time.sleep(15)
+PY
+idler=$!
+sleep 1
+start=$(date +%s%N)
 stop_rproxy
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+kill "$idler" 2>/dev/null; wait "$idler" 2>/dev/null || true
+[ "$ms" -lt 2000 ] || fail "SIGTERM with an idle TLS keepalive connection took ${ms} ms"
+pass "SIGTERM with an idle TLS keepalive connection: exited in ${ms} ms"
 
 # --upstream-tls: SNI is the backend's name; verification with --upstream-ca.
 start_rproxy --to www.test:19211 --upstream-tls --upstream-ca "$CERTS/ca.pem"
