@@ -134,7 +134,8 @@ void AccessLog::reopen() {
   }
 }
 
-void AccessLog::write(const AccessRecord& r) {
+void AccessLog::write(AccessRecord r) {
+  if (!r.time) r.time = std::time(nullptr);
   const std::string line = format_access(r, format_);
   std::lock_guard lk(mu_);
   std::fwrite(line.data(), 1, line.size(), f_);

@@ -17,7 +17,7 @@ namespace edge::rproxy {
 enum class LogFormat { combined, json };
 
 struct AccessRecord {
-  std::time_t time = 0;
+  std::time_t time = 0;       // 0: now, when written
   IpAddr client;
   std::string_view method;   // empty: no request line was read ("-"), or a TCP connection
   std::string_view target;
@@ -44,7 +44,7 @@ class AccessLog {
   // SIGHUP: after log rotation moved the file away, write to a fresh one at the same path.
   void reopen();
   bool on() const { return f_ != nullptr; }
-  void write(const AccessRecord& r);
+  void write(AccessRecord r);
 
  private:
   std::FILE* f_ = nullptr;

@@ -81,16 +81,7 @@ struct Shared {
 // TCP connection): logged, and counted when a response was sent.
 void log_line(Shared& sh, const IpAddr& peer, bool tcp, unsigned status, uint64_t bytes, std::string_view backend, std::string_view cause) {
   if (!tcp && status) sh.metrics.request(-1, status, 0);
-  if (!sh.log.on()) return;
-  AccessRecord r;
-  r.time = std::time(nullptr);
-  r.client = peer;
-  r.tcp = tcp;
-  r.status = status;
-  r.bytes = bytes;
-  r.backend = backend;
-  r.cause = cause;
-  sh.log.write(r);
+  if (sh.log.on()) sh.log.write({.client = peer, .tcp = tcp, .status = status, .bytes = bytes, .backend = backend, .cause = cause});
 }
 
 // Access-log causes are single tokens: "relay_Connection_reset_by_peer@body".
@@ -540,21 +531,9 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
     const double total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     sh.metrics.request(backend ? int(backend_index) : -1, status, total_ms / 1000);
     if (!sh.log.on()) return;
-    AccessRecord r;
-    r.time = std::time(nullptr);
-    r.client = peer;
-    r.method = method;
-    r.target = target;
-    r.version = req.version();
-    r.status = status;
-    r.bytes = bytes;
-    r.user_agent = agent;
-    r.backend = backend ? std::string_view(backend->name) : std::string_view();
-    r.connect_ms = connect_ms;
-    r.first_byte_ms = first_byte_ms;
-    r.total_ms = total_ms;
-    r.cause = cause;
-    sh.log.write(r);
+    sh.log.write({.client = peer, .method = method, .target = target, .version = req.version(), .status = status, .bytes = bytes,
+                  .user_agent = agent, .backend = backend ? std::string_view(backend->name) : std::string_view(), .connect_ms = connect_ms,
+                  .first_byte_ms = first_byte_ms, .total_ms = total_ms, .cause = cause});
   };
   if (!up) {
     co_await send_error(client, failure, client_keep && !has_body, req.version());
