@@ -1,22 +1,21 @@
 // `edge rproxy`: the reverse proxy. One io_context per thread, each with its own SO_REUSEPORT
-// listener and its own keepalive pool of backend connections (no locks on the request path).
-// Every client connection is one coroutine: read a request head (bounded, strict framing),
-// rewrite its headers, pick a backend (retrying another when a connect is refused before any
-// byte was sent), stream the body over, stream the response back, keep both connections
-// alive when both ends allow it. Failures become precise responses with Proxy-Status (RFC
-// 9209): 502 refused/reset, 504 timeout, 503 no healthy backend.
-#include <fmt/format.h>
+// listener, keepalive pool of backend connections, deadline list and idle set (no locks on
+// the request path). A client connection is a coroutine while it is busy: read a request
+// head (bounded, strict framing), rewrite its headers, pick a backend (another one when a
+// connect fails, or when a bodiless idempotent request's backend dies before answering),
+// stream the body over, stream the response back, keep both connections alive when both ends
+// allow it. Idle, it is parked (engines/rproxy/idle.h). Clients and backends may speak TLS
+// (core/net/stream.h). Failures become precise responses with Proxy-Status (RFC 9209): 502
+// refused/reset/TLS, 504 timeout, 503 no healthy backend.
 #include <openssl/ssl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <sys/socket.h>
 
 #include <boost/asio.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdio>
-#include <ctime>
 #include <deque>
 #include <condition_variable>
 #include <mutex>
@@ -40,7 +39,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
-using namespace asio::experimental::awaitable_operators;
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 using Clock = std::chrono::steady_clock;
 
