@@ -12,19 +12,13 @@ namespace edge::rproxy {
 
 namespace {
 
-std::string clf_time(std::time_t t) {
+// Combined logs use local time with its offset (nginx's $time_local); JSON uses UTC.
+std::string time_text(std::time_t t, bool utc) {
   std::tm tm{};
-  localtime_r(&t, &tm);
+  if (utc) gmtime_r(&t, &tm);
+  else localtime_r(&t, &tm);
   char buf[64];
-  std::strftime(buf, sizeof buf, "%d/%b/%Y:%H:%M:%S %z", &tm);
-  return buf;
-}
-
-std::string rfc3339_utc(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::strftime(buf, sizeof buf, utc ? "%Y-%m-%dT%H:%M:%SZ" : "%d/%b/%Y:%H:%M:%S %z", &tm);
   return buf;
 }
 
@@ -85,7 +79,7 @@ std::string request_line(const AccessRecord& r) {
 std::string format_access(const AccessRecord& r, LogFormat f) {
   if (f == LogFormat::json) {
     boost::json::object o;
-    o["time"] = rfc3339_utc(r.time);
+    o["time"] = time_text(r.time, true);
     o["client"] = r.client.str();
     if (r.tcp) o["protocol"] = "tcp";
     o["method"] = text_or_null(r.method);
@@ -100,7 +94,7 @@ std::string format_access(const AccessRecord& r, LogFormat f) {
     o["cause"] = utf8(r.cause);
     return json_text(o) + "\n";
   }
-  std::string line = fmt::format("{} - - [{}] \"{}\" {} {} \"-\" \"{}\" backend={}", r.client.str(), clf_time(r.time), escaped(request_line(r)), r.status,
+  std::string line = fmt::format("{} - - [{}] \"{}\" {} {} \"-\" \"{}\" backend={}", r.client.str(), time_text(r.time, false), escaped(request_line(r)), r.status,
                                  r.bytes, escaped(or_dash(r.user_agent)), or_dash(r.backend));
   if (r.connect_ms) line += fmt::format(" connect_ms={:.1f}", *r.connect_ms);
   if (r.first_byte_ms) line += fmt::format(" first_byte_ms={:.1f}", *r.first_byte_ms);

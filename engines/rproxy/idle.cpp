@@ -58,14 +58,19 @@ void Idle::expire_parked(Clock::time_point now) {
   }
 }
 
-bool Idle::park(int fd, const Parked& p) {
+void Idle::park(boost::asio::ip::tcp::socket& sock, const Parked& p) {
+  boost::system::error_code ec;
+  const int fd = sock.release(ec);
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP;
   ev.data.fd = fd;
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) return false;
+  if (ec || epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    if (!ec) ::close(fd);
+    flows_.remove(p.flow);
+    return;
+  }
   parked_.emplace(fd, p);
   ++conns_;
-  return true;
 }
 
 std::vector<std::pair<int, Idle::Parked>> Idle::take_ready() {

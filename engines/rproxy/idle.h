@@ -57,9 +57,9 @@ class Idle {
   size_t sweep_waiters(Clock::time_point now);
   // Closes the parked connections whose deadline passed (a scan of all: run it seldom).
   void expire_parked(Clock::time_point now);
-  // Takes a descriptor into the parked set (counted in `conns`); false when it could not be
-  // watched (the caller closes it and its flow).
-  bool park(int fd, const Parked& p);
+  // Takes the socket's descriptor out of Asio into the parked set (counted in `conns`). When
+  // it cannot be watched, the connection is closed and its flow removed.
+  void park(boost::asio::ip::tcp::socket& sock, const Parked& p);
   // The epoll descriptor that becomes readable when a parked connection does.
   int epoll_fd() const { return epfd_; }
   // Parked connections with bytes (or an end) to read, out of the set: the caller starts a

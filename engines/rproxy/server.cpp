@@ -760,12 +760,7 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Worker& w, std:
       if (waiter.outcome == Idle::Waiter::Outcome::park && !sh.draining) {
         // Hand the descriptor and the flow to the parked set; this coroutine, its buffers and
         // Asio's state for the socket are freed when it returns.
-        const Idle::Parked p{c.peer, c.trusted, !c.first, c.flow.release(), waiter.since + waiter.limit};
-        const int fd = client.socket().release(ec0);
-        if (ec0 || !w.idle.park(fd, p)) {
-          if (!ec0) ::close(fd);
-          sh.flows.remove(p.flow);
-        }
+        w.idle.park(client.socket(), {c.peer, c.trusted, !c.first, c.flow.release(), waiter.since + waiter.limit});
         co_return;
       }
       if (waiter.outcome != Idle::Waiter::Outcome::none || werr || (!c.first && sh.draining)) co_return;
@@ -930,12 +925,7 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acc, Shared& sh, Worker& w) {
       // Nothing sent yet: the connection waits parked, without a coroutine or a buffer,
       // until its first bytes arrive (or --header-timeout passes).
       const IpAddr peer = to_ipaddr(sock.remote_endpoint(ec).address());
-      const Idle::Parked p{peer, trusted_peer(sh.o, peer), false, sh.flows.add(client_flow(sock, sh.o)), Clock::now() + sh.o.header_timeout};
-      const int fd = sock.release(ec);
-      if (ec || !w.idle.park(fd, p)) {
-        if (!ec) ::close(fd);
-        sh.flows.remove(p.flow);
-      }
+      w.idle.park(sock, {peer, trusted_peer(sh.o, peer), false, sh.flows.add(client_flow(sock, sh.o)), Clock::now() + sh.o.header_timeout});
     } else {
       asio::co_spawn(acc.get_executor(), http_session(std::move(sock), sh, w, std::nullopt), asio::detached);
     }
