@@ -8,7 +8,6 @@ require_netns conntrack nft python3 ping
 EDGE=$(realpath "$1")
 
 netns_new ns full
-in_ns() { ip netns exec "$ns" "$@"; }
 netns_track "$ns"
 # nf_conntrack_max is global and read-only inside a namespace: fill up to the host's value.
 max=$(cat /proc/sys/net/netfilter/nf_conntrack_max)

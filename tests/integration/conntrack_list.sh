@@ -10,7 +10,6 @@ EDGE=$(realpath "$1")
 ORACLE="python3 $(dirname "$0")/lib/ct_oracle.py"
 
 netns_new ns list
-in_ns() { ip netns exec "$ns" "$@"; }
 netns_track "$ns"
 in_ns sysctl -qw net.netfilter.nf_conntrack_acct=1
 

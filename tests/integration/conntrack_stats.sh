@@ -7,7 +7,6 @@ require_netns conntrack nft python3 ping
 EDGE=$(realpath "$1")
 
 netns_new ns stats
-in_ns() { ip netns exec "$ns" "$@"; }
 netns_track "$ns"
 in_ns ping -c2 -W1 127.0.0.1 >/dev/null
 ins() { in_ns conntrack -I "$@" -t 300 2>/dev/null || fail "conntrack -I $*"; }

@@ -7,7 +7,6 @@ require_netns conntrack python3
 EDGE=$(realpath "$1")
 
 netns_new ns watch
-in_ns() { ip netns exec "$ns" "$@"; }
 # Ready when a NETLINK_NETFILTER (12) socket subscribed to the conntrack groups exists.
 subscribed() { in_ns awk '$2 == 12 && $4 != "00000000" { found = 1 } END { exit !found }' /proc/net/netlink; }
 

@@ -12,7 +12,6 @@ source "$here/lib/nginx_fixture.sh"
 EDGE=$(realpath "$1")
 
 netns_new ns dns
-in_ns() { ip netns exec "$ns" "$@"; }
 # The namespace's resolver is its own DNS server on loopback: nothing is asked outside.
 netns_etc "$ns" resolv.conf <<<$'nameserver 127.0.0.1\noptions timeout:1 attempts:1'
 dyn=$(tmpfile dyn.addr)

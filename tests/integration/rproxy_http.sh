@@ -12,7 +12,6 @@ source "$here/lib/nginx_fixture.sh"
 EDGE=$(realpath "$1")
 
 netns_new ns rp
-in_ns() { ip netns exec "$ns" "$@"; }
 echo_headers='return 200 "xff=$http_x_forwarded_for|rip=$http_x_real_ip|proto=$http_x_forwarded_proto|host=$http_x_forwarded_host|via=$http_via|conn=$http_connection|custom=$http_x_custom|ka=$http_keep_alive|server=$server_port\n";'
 NGINX_ADDRS=127.0.0.1 nginx_start "$ns" "
   log_format conns '\$connection';

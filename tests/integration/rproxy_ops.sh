@@ -13,7 +13,6 @@ source "$here/lib/nginx_fixture.sh"
 EDGE=$(realpath "$1")
 
 netns_new ns ops
-in_ns() { ip netns exec "$ns" "$@"; }
 backend() {  # backend PORT: an nginx of its own (so it can be killed alone) answering its port
   NGINX_ADDRS=127.0.0.1 nginx_start "$ns" "
   server {

@@ -10,7 +10,6 @@ require_netns curl python3
 EDGE=$(realpath "$1")
 
 netns_new ns st
-in_ns() { ip netns exec "$ns" "$@"; }
 bg "$ns" python3 "$here/lib/stream_backend.py" 19401
 wait_for 10 tcp_listening "$ns" 19401 || fail "stream backend"
 log=$(tmpfile access.log)

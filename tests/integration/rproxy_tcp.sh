@@ -8,7 +8,6 @@ require_netns socat python3
 EDGE=$(realpath "$1")
 
 netns_new ns tcp
-in_ns() { ip netns exec "$ns" "$@"; }
 bg "$ns" socat TCP-LISTEN:19201,bind=127.0.0.1,fork,reuseaddr EXEC:cat
 wait_for 10 tcp_listening "$ns" 19201 || fail "echo backend"
 bg "$ns" "$EDGE" rproxy --listen 127.0.0.1:19200 --mode tcp --to 127.0.0.1:19209 --to 127.0.0.1:19201 --idle-timeout 1s --threads 2

@@ -15,7 +15,6 @@ source "$here/lib/nginx_fixture.sh"
 EDGE=$(realpath "$1")
 
 netns_new ns tls
-in_ns() { ip netns exec "$ns" "$@"; }
 certs_make
 # The backends' name resolves from /etc/hosts inside the namespace only, and the namespace's
 # resolver points at its own loopback: nothing is ever asked outside.

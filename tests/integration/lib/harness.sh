@@ -109,3 +109,6 @@ wait_for() {
     sleep 0.1
   done
 }
+
+# in_ns CMD...: runs CMD in the test's main namespace, "$ns" (set by `netns_new ns NAME`).
+in_ns() { ip netns exec "$ns" "$@"; }
