@@ -8,6 +8,7 @@
 #include "cmd/flags.h"
 #include "core/base/errors.h"
 #include "core/base/numbers.h"
+#include "core/http/syntax.h"
 #include "engines/rproxy/options.h"
 
 namespace edge::cmd {
@@ -25,19 +26,22 @@ unsigned count_flag(const std::string& flag, const std::string& v, uint64_t lo, 
   return unsigned(n);
 }
 
-// 'Name: value' pairs; the name must be an HTTP token.
+// 'Name: value' pairs, held to the byte rules a client's headers are held to: the name a
+// token, the value without control bytes (CR, LF, NUL, ...), framing headers not settable.
 std::vector<std::pair<std::string, std::string>> header_flags(const std::string& flag, const std::vector<std::string>& values) {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& v : values) {
     const auto colon = v.find(':');
     const std::string name = v.substr(0, colon);
-    const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-      return std::isalnum((unsigned char)c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    });
-    if (colon == std::string::npos || !token) throw usage_error(flag, v, "is not a header (expected 'Name: value')");
+    if (colon == std::string::npos || !http::is_token(name)) throw usage_error(flag, v, "is not a header (expected 'Name: value', the name a token)");
     std::string value = v.substr(colon + 1);
     value.erase(0, value.find_first_not_of(" \t"));
-    if (value.find_first_of("\r\n") != std::string::npos) throw usage_error(flag, v, "has a line break in its value");
+    value.erase(value.find_last_not_of(" \t") + 1);
+    if (!http::is_field_value(value)) throw usage_error(flag, v, "has a control character in its value (CR, LF, NUL and the like are not allowed)");
+    std::string lower = name;
+    for (auto& c : lower) c = char(std::tolower((unsigned char)c));
+    if (lower == "content-length" || lower == "transfer-encoding" || lower == "connection")
+      throw usage_error(flag, v, "sets " + name + ", which edge keeps consistent itself (not settable)");
     out.emplace_back(name, value);
   }
   return out;

@@ -83,52 +83,18 @@ void add_forwarding(bhttp::fields& h, const ForwardingContext& ctx) {
   h.set(bhttp::field::via, via.empty() ? ctx.via : via + ", " + ctx.via);
 }
 
-std::string framing_problem(const bhttp::fields& h) {
-  const bool has_cl = h.count(bhttp::field::content_length) > 0;
-  const bool has_te = h.count(bhttp::field::transfer_encoding) > 0;
-  if (has_cl && has_te) return "both Content-Length and Transfer-Encoding";
-  if (has_cl) {
-    std::string first;
-    for (const auto& f : h) {
-      if (f.name() != bhttp::field::content_length) continue;
-      for (auto& v : tokens(f.value())) {
-        if (v.empty() || !std::all_of(v.begin(), v.end(), [](char c) { return std::isdigit((unsigned char)c); }))
-          return "a Content-Length that is not a number";
-        if (first.empty()) first = v;
-        else if (v != first) return "differing Content-Length values";
+bool via_names(const bhttp::fields& h, std::string_view by) {
+  for (const auto& f : h)
+    if (f.name() == bhttp::field::via)
+      for (auto& entry : tokens(f.value())) {
+        // "1.1 edge-3f9a2c" or "HTTP/1.1 proxy.example:8080 (comment)": the second word is who received it.
+        const auto words = std::string_view(entry);
+        const auto sp = words.find(' ');
+        if (sp == std::string_view::npos) continue;
+        const auto rest = words.substr(sp + 1);
+        if (rest.substr(0, rest.find(' ')) == lower(by)) return true;
       }
-    }
-  }
-  if (has_te) {
-    std::vector<std::string> codings;
-    for (const auto& f : h)
-      if (f.name() == bhttp::field::transfer_encoding)
-        for (auto& t : tokens(f.value())) codings.push_back(t);
-    // Only "chunked", once, last: anything else could be read differently by the backend.
-    if (codings.size() != 1 || codings.back() != "chunked") return "a Transfer-Encoding other than a single 'chunked'";
-  }
-  for (const auto& f : h) {
-    const auto name = f.name_string();
-    if (name.empty()) return "an empty header name";
-    for (char c : name)
-      if (std::iscntrl((unsigned char)c) || c == ' ' || c == '\t') return "a control character or space in a header name";
-    for (char c : f.value())
-      if (c == '\r' || c == '\n' || c == '\0') return "a bare CR, LF or NUL in a header value";
-  }
-  return "";
-}
-
-std::string raw_head_problem(std::string_view head) {
-  for (size_t i = 0; i < head.size(); ++i) {
-    const char c = head[i];
-    if (c == '\0') return "a NUL byte in the request head";
-    if (c == '\r' && (i + 1 >= head.size() || head[i + 1] != '\n')) return "a bare CR in the request head";
-    if (c == '\n' && (i == 0 || head[i - 1] != '\r')) return "a bare LF in the request head";
-    // A line after the request line that starts with blank space continues the previous
-    // field (obs-fold, RFC 9112 5.2): proxies must not pass it on.
-    if (c == '\n' && i + 1 < head.size() && (head[i + 1] == ' ' || head[i + 1] == '\t')) return "an obs-fold (folded header line)";
-  }
-  return "";
+  return false;
 }
 
 }  // namespace edge::http

@@ -26,13 +26,8 @@ void strip_hop_by_hop(boost::beast::http::fields& h, bool keep_upgrade);
 // Sets the forwarding headers for the backend.
 void add_forwarding(boost::beast::http::fields& h, const ForwardingContext& ctx);
 
-// The request header checks that keep an ambiguous message from being passed on (request
-// smuggling): returns an empty string when fine, else why the request must get a 400.
-std::string framing_problem(const boost::beast::http::fields& h);
-
-// Checks on the raw request head (request line and fields, up to and including the empty
-// line) that a parser may silently repair: obs-fold continuation lines, a CR not followed by
-// LF, a bare LF, NUL. Empty when fine, else why a 400.
-std::string raw_head_problem(std::string_view head);
+// Whether a Via header already lists `by` as a receiving proxy (a loop, when `by` is this
+// process's own token).
+bool via_names(const boost::beast::http::fields& h, std::string_view by);
 
 }  // namespace edge::http

@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 
+#include <cstdio>
 #include <functional>
 #include <random>
 
@@ -49,6 +50,9 @@ std::vector<size_t> BackendSet::plan(const IpAddr& client) {
   std::vector<size_t> up;
   for (size_t i = 0; i < backends_.size(); ++i)
     if (healthy(*backends_[i])) up.push_back(i);
+  if (up.empty())
+    for (size_t i = 0; i < backends_.size(); ++i)
+      if (!backends_[i]->addresses.load()->empty()) up.push_back(i);
   if (up.empty()) return up;
   size_t first = 0;
   switch (balance_) {
@@ -85,12 +89,24 @@ Clock::time_point BackendSet::resolve_due(Clock::time_point now, const std::atom
   return next;
 }
 
-void BackendSet::succeeded(Backend& b) { b.failures.store(0, std::memory_order_relaxed); }
+void BackendSet::succeeded(Backend& b) {
+  if (b.failures.load(std::memory_order_relaxed)) b.failures.store(0, std::memory_order_relaxed);
+  if (b.ejected.load(std::memory_order_relaxed) && b.ejected.exchange(false)) {
+    b.down_until.store(0, std::memory_order_relaxed);
+    b.recoveries.fetch_add(1, std::memory_order_relaxed);
+    std::fprintf(stderr, "edge rproxy: backend %s is back: it answered again\n", b.name.c_str());
+  }
+}
 
-void BackendSet::failed(Backend& b) {
+void BackendSet::failed(Backend& b, std::string_view cause) {
   if (b.failures.fetch_add(1, std::memory_order_relaxed) + 1 >= threshold_) {
     b.down_until.store(now_ticks() + eject_for_.count(), std::memory_order_relaxed);
     b.failures.store(0, std::memory_order_relaxed);
+    if (!b.ejected.exchange(true)) {
+      b.ejections.fetch_add(1, std::memory_order_relaxed);
+      std::fprintf(stderr, "edge rproxy: backend %s ejected for %s after %u failures in a row (the last: %.*s)\n", b.name.c_str(),
+                   format_duration(std::chrono::duration_cast<Millis>(eject_for_)).c_str(), threshold_, int(cause.size()), cause.data());
+    }
   }
 }
 

@@ -27,6 +27,8 @@ struct Backend {
   std::atomic<int> active{0};
   std::atomic<unsigned> failures{0};
   std::atomic<int64_t> down_until{0};  // steady_clock ticks
+  std::atomic<bool> ejected{false};     // ejected and not yet seen working again
+  std::atomic<uint64_t> ejections{0}, recoveries{0};
   std::chrono::steady_clock::time_point next_resolve;  // the resolver thread's alone
 };
 
@@ -37,10 +39,16 @@ class BackendSet {
   Backend& at(size_t i) { return *backends_[i]; }
 
   // The order to try backends in for one request: the balancer's choice first, then the
-  // other healthy ones (for a retry when a connect is refused). Empty: none is healthy.
+  // other healthy ones (for a retry when a connect is refused). When none is healthy, every
+  // backend whose name resolves, all the same (as nginx and HAProxy do): a backend that comes
+  // back is served at once, not after its ejection ends. Empty: no name resolves.
   std::vector<size_t> plan(const IpAddr& client);
+  // A response, or a TCP connect: ends the failure count; an ejected backend is back (said on
+  // stderr, counted).
   void succeeded(Backend& b);
-  void failed(Backend& b);
+  // `cause` (a Proxy-Status error token) is what the stderr line names when this failure
+  // ejects the backend.
+  void failed(Backend& b, std::string_view cause);
   bool healthy(const Backend& b) const;
   // Resolves again the backend names that are due: at their records' TTL (at least every
   // --health-interval; a name that did not resolve, every 2 s). Literal addresses never are.

@@ -77,6 +77,10 @@ std::string Metrics::text(const std::vector<BackendView>& backends, unsigned act
   for (const auto& b : backends) out += fmt::format("edge_rproxy_backend_up{{backend=\"{}\"}} {}\n", label(b.name), b.up ? 1 : 0);
   head(out, "edge_rproxy_backend_active", "gauge", "Requests or connections in flight to the backend.");
   for (const auto& b : backends) out += fmt::format("edge_rproxy_backend_active{{backend=\"{}\"}} {}\n", label(b.name), b.active);
+  head(out, "edge_rproxy_backend_ejections_total", "counter", "Times the backend was ejected after failures in a row.");
+  for (const auto& b : backends) out += fmt::format("edge_rproxy_backend_ejections_total{{backend=\"{}\"}} {}\n", label(b.name), b.ejections);
+  head(out, "edge_rproxy_backend_recoveries_total", "counter", "Times an ejected backend answered again.");
+  for (const auto& b : backends) out += fmt::format("edge_rproxy_backend_recoveries_total{{backend=\"{}\"}} {}\n", label(b.name), b.recoveries);
   return out;
 }
 

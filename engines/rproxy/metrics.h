@@ -16,6 +16,7 @@ struct BackendView {
   std::string name;
   bool up = true;
   int active = 0;
+  uint64_t ejections = 0, recoveries = 0;  // passive health: times ejected, times back
 };
 
 class Metrics {

@@ -19,12 +19,16 @@
 #include <deque>
 #include <condition_variable>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "core/base/errors.h"
 #include "core/control/control.h"
 #include "core/flow/table.h"
 #include "core/http/forwarding.h"
+#include "core/http/request_rules.h"
+#include "core/http/syntax.h"
+#include "core/net/port_owner.h"
 #include "core/net/relay.h"
 #include "core/net/stream.h"
 #include "core/tls/contexts.h"
@@ -62,6 +66,12 @@ asio::ip::address to_asio(const IpAddr& a) {
   return asio::ip::address_v6(b);
 }
 
+std::string via_token() {
+  char id[16];
+  std::snprintf(id, sizeof id, "%08x", unsigned(std::random_device{}()));
+  return std::string("edge-") + id;
+}
+
 struct Shared {
   const Options& o;
   BackendSet backends;
@@ -72,6 +82,10 @@ struct Shared {
   std::atomic<bool> draining{false};
   tls::ServerContext server_tls;                    // ctx null: clients speak plain HTTP/TCP
   std::unique_ptr<asio::ssl::context> upstream_tls;  // null: backends speak plain
+  // This process's name in Via ("1.1 edge-3f9a2c1d"): unique, so a request that comes back
+  // to the same proxy is recognised (508) while a chain of different edges is not.
+  std::string via_by = via_token();
+  std::string via = "1.1 " + via_by;
   Shared(const Options& opts) : o(opts), backends(opts), log(opts.access_log, opts.log_format), metrics(backends.size()) {}
 };
 
@@ -212,41 +226,44 @@ asio::awaitable<std::tuple<beast::error_code, size_t>> read_body_piece(Stream& i
 
 // Streams one message from `in` to `out` through a small buffer, head first: the body is
 // never held whole. Each read and write has the idle timeout. `buf` is the connection's own
-// copy buffer, reused for every message it carries. On failure, `reading_failed` says whether
-// the error came from `in` (else from `out`): a client that stops sending its body is not the
-// backend's fault. A message framed by Content-Length (or without a body) goes out directly:
+// copy buffer, reused for every message it carries. On failure, the result says which side
+// failed: a client that stops sending its body is not the backend's fault. A message framed by Content-Length (or without a body) goes out directly:
 // its head as one block of text, then the body bytes as they arrive; a chunked one through
 // Beast's serializer, which re-frames it.
+struct Relayed {
+  beast::error_code ec;
+  bool reading_failed = false;  // the error came from `in` (else from `out`)
+  bool head_sent = false;       // the message head has gone out
+  // `in` sent bytes that break HTTP framing (a bad chunk size): its fault, not an I/O failure.
+  bool malformed() const { return reading_failed && &ec.category() == &beast::error_code(bhttp::error::bad_chunk).category(); }
+};
 template <bool isRequest>
-asio::awaitable<beast::error_code> relay_message(Stream& in, beast::flat_buffer& in_buf, bhttp::parser<isRequest, bhttp::buffer_body>& p,
-                                         Stream& out, Millis idle, uint64_t& bytes, std::vector<char>& buf, std::string& head,
-                                         bool& reading_failed) {
-  reading_failed = false;
+asio::awaitable<Relayed> relay_message(Stream& in, beast::flat_buffer& in_buf, bhttp::parser<isRequest, bhttp::buffer_body>& p, Stream& out,
+                                       Millis idle, uint64_t& bytes, std::vector<char>& buf, std::string& head) {
+  Relayed r;
   // (A response that ends with its head, HEAD's or a 204/304, goes this way even when it says
   // chunked: the serializer would append a last chunk that no client expects.)
   if (p.is_done() || (!p.chunked() && !p.need_eof())) {
     head.clear();
     fields_text(p.get().base(), head);
-    bool head_sent = false;
     while (true) {
       size_t n = 0;
       if (!p.is_done()) {
-        beast::error_code ec;
-        std::tie(ec, n) = co_await read_body_piece(in, in_buf, p, buf, idle);
-        if (ec) {
-          reading_failed = true;
-          co_return ec;
+        std::tie(r.ec, n) = co_await read_body_piece(in, in_buf, p, buf, idle);
+        if (r.ec) {
+          r.reading_failed = true;
+          co_return r;
         }
       }
-      if (!head_sent || n > 0) {
-        const std::array<asio::const_buffer, 2> pieces{asio::buffer(head.data(), head_sent ? 0 : head.size()), asio::buffer(buf.data(), n)};
+      if (!r.head_sent || n > 0) {
+        const std::array<asio::const_buffer, 2> pieces{asio::buffer(head.data(), r.head_sent ? 0 : head.size()), asio::buffer(buf.data(), n)};
         out.expires_after(idle);
         auto [wec, wn] = co_await asio::async_write(out, pieces, nothrow);
-        if (wec) co_return wec;
-        head_sent = true;
+        if ((r.ec = wec)) co_return r;
+        r.head_sent = true;
         bytes += n;
       }
-      if (p.is_done()) co_return beast::error_code{};
+      if (p.is_done()) co_return r;
     }
   }
   bhttp::serializer<isRequest, bhttp::buffer_body> sr{p.get()};
@@ -254,8 +271,8 @@ asio::awaitable<beast::error_code> relay_message(Stream& in, beast::flat_buffer&
     if (!p.is_done()) {
       auto [ec, n] = co_await read_body_piece(in, in_buf, p, buf, idle);
       if (ec) {
-        reading_failed = true;
-        co_return ec;
+        r = {ec, true, sr.is_header_done()};
+        co_return r;
       }
       p.get().body().size = n;
       p.get().body().data = buf.data();
@@ -268,7 +285,8 @@ asio::awaitable<beast::error_code> relay_message(Stream& in, beast::flat_buffer&
         if (!sr.is_header_done()) {
           out.expires_after(idle);
           auto [hec, hn] = co_await bhttp::async_write_header(out, sr, nothrow);
-          if (hec) co_return hec;
+          r.head_sent = true;
+          if ((r.ec = hec)) co_return r;
         }
         continue;
       }
@@ -279,29 +297,34 @@ asio::awaitable<beast::error_code> relay_message(Stream& in, beast::flat_buffer&
     }
     out.expires_after(idle);
     auto [ec, n] = co_await bhttp::async_write(out, sr, nothrow);
+    r.head_sent = true;
     if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec) co_return ec;
+    if ((r.ec = ec)) co_return r;
   } while (!p.is_done() && !sr.is_done());
-  co_return beast::error_code{};
+  co_return r;
 }
 
-// Reads until the buffer holds a whole request head; returns its length. A head longer than
-// kMaxHead fails with header_limit before it is all read.
-asio::awaitable<std::tuple<beast::error_code, size_t>> read_raw_head(Stream& s, beast::flat_buffer& buf) {
-  size_t scanned = 0;
+// Reads until the buffer holds a whole request head, checking each byte as it arrives
+// (core/http/syntax.h): returns the head's length, or the problem as soon as the bytes can no
+// longer be an HTTP/1.x head (a client speaking TLS or HTTP/0.9 is answered at once). Empty
+// lines before the request line are consumed. A head longer than kMaxHead fails with
+// header_limit before it is all read.
+asio::awaitable<std::tuple<beast::error_code, size_t, http::HeadProblem>> read_raw_head(Stream& s, beast::flat_buffer& buf) {
+  http::HeadScanner scanner;
   while (true) {
     const std::string_view have(static_cast<const char*>(buf.data().data()), buf.size());
-    const size_t from = scanned >= 3 ? scanned - 3 : 0;
-    if (auto end = have.find("\r\n\r\n", from); end != std::string_view::npos) {
-      if (end + 4 > kMaxHead) co_return std::tuple{beast::error_code(bhttp::error::header_limit), size_t(0)};
-      co_return std::tuple{beast::error_code{}, end + 4};
+    if (auto problem = scanner.scan(have)) co_return std::tuple{beast::error_code{}, size_t(0), std::move(problem)};
+    if (const size_t n = scanner.length()) {
+      if (n > kMaxHead) break;
+      buf.consume(scanner.leading());
+      co_return std::tuple{beast::error_code{}, n - scanner.leading(), http::HeadProblem{}};
     }
-    scanned = have.size();
-    if (have.size() > kMaxHead) co_return std::tuple{beast::error_code(bhttp::error::header_limit), size_t(0)};
+    if (have.size() > kMaxHead) break;
     auto [ec, n] = co_await s.async_read_some(buf.prepare(8192), nothrow);
-    if (ec) co_return std::tuple{ec == asio::error::eof ? beast::error_code(bhttp::error::end_of_stream) : ec, size_t(0)};
+    if (ec) co_return std::tuple{ec == asio::error::eof ? beast::error_code(bhttp::error::end_of_stream) : ec, size_t(0), http::HeadProblem{}};
     buf.commit(n);
   }
+  co_return std::tuple{beast::error_code(bhttp::error::header_limit), size_t(0), http::HeadProblem{}};
 }
 
 asio::awaitable<std::pair<std::unique_ptr<Upstream>, ProxyError>> connect_backend(Shared& sh, Backend& b) {
@@ -401,7 +424,7 @@ asio::awaitable<void> pick_next(Shared& sh, Pool& pool, Pick& p) {
     } else {
       auto connected = co_await connect_backend(sh, b);
       if (!connected.first) {
-        sh.backends.failed(b);
+        sh.backends.failed(b, connected.second.error);
         p.failure = connected.second;
         continue;
       }
@@ -453,17 +476,17 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
   req_p.body_limit(boost::none);  // bodies stream through; no size is buffered
   // The raw head first, to refuse what a parser would quietly repair; then Beast parses it
   // from the same buffer.
-  auto [ec, n] = co_await read_raw_head(client, cbuf);
+  auto [ec, n, problem] = co_await read_raw_head(client, cbuf);
+  if (problem) {
+    // Not HTTP/1.x, or what a parser would quietly repair: answered at once, then closed.
+    const ProxyError err{problem.status, "http_request_error", "malformed request: " + problem.what};
+    co_await send_error(client, err, false, 11);
+    log_line(sh, peer, false, err.status, 0, "", first && cbuf.size() && static_cast<const char*>(cbuf.data().data())[0] == 0x16 ? "tls_to_plain_port@header" : "bad_request@header");
+    co_return false;
+  }
   if (!ec) {
-    const auto raw = std::string_view(static_cast<const char*>(cbuf.data().data()), n);
-    if (auto problem = http::raw_head_problem(raw); !problem.empty()) {
-      const ProxyError err{400, "http_request_error", "malformed request: " + problem};
-      co_await send_error(client, err, false, 11);
-      log_line(sh, peer, false, err.status, 0, "", "bad_request@header");
-      co_return false;
-    }
     // The whole head is buffered: parse it here, with no I/O round trip.
-    const size_t used = req_p.put(cbuf.data(), ec);
+    const size_t used = req_p.put(asio::buffer(cbuf.data().data(), n), ec);
     cbuf.consume(used);
     if (!ec && !req_p.is_header_done()) ec = bhttp::error::partial_message;
   }
@@ -486,10 +509,18 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
     log_line(sh, peer, false, 431, 0, "", "too_many_fields@header");
     co_return false;
   }
-  if (auto problem = http::framing_problem(req); !problem.empty()) {
-    const ProxyError err{400, "http_request_error", "ambiguous request framing: " + problem};
+  if (auto refusal = http::normalize_request(req)) {
+    const ProxyError err{refusal->status, "http_request_error", refusal->details};
     co_await send_error(client, err, false, req.version());
-    log_line(sh, peer, false, 400, 0, "", "ambiguous_framing@header");
+    log_line(sh, peer, false, err.status, 0, "", refusal->cause + "@header");
+    co_return false;
+  }
+  if (http::via_names(req, sh.via_by)) {
+    // This request has been through this very process: --to points back at the proxy
+    // (directly or through other proxies). Answered here at the first repeat.
+    const ProxyError err{508, "proxy_loop_detected", "the request has already passed through this proxy (" + sh.via_by + ")"};
+    co_await send_error(client, err, false, req.version());
+    log_line(sh, peer, false, err.status, 0, "", "loop@header");
     co_return false;
   }
   const bool client_keep = req.keep_alive() && !sh.draining;
@@ -510,7 +541,7 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
   const bool upgrade = req.count(bhttp::field::upgrade) > 0 && beast::http::token_list(req[bhttp::field::connection]).exists("upgrade");
   const std::string upgrade_to(req[bhttp::field::upgrade]);
   http::strip_hop_by_hop(req, upgrade);
-  http::add_forwarding(req, {peer, trusted, client.tls() ? "https" : "http", "1.1 edge"});
+  http::add_forwarding(req, {peer, trusted, client.tls() ? "https" : "http", sh.via});
   for (const auto& [name, value] : o.request_headers) req.set(name, value);
   if (upgrade) req.set(bhttp::field::connection, "upgrade");
   else req.keep_alive(true);
@@ -563,9 +594,17 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
   beast::error_code ec_head;
   bool failure_counted = false;
   for (int attempt = 0;; ++attempt) {
-  bool client_failed = false;
-  auto ec_req = co_await relay_message(client, cbuf, req_p, up->stream, o.idle_timeout, req_bytes, copy_buf, c.head, client_failed);
-  if (ec_req && client_failed) {
+  const Relayed sent = co_await relay_message(client, cbuf, req_p, up->stream, o.idle_timeout, req_bytes, copy_buf, c.head);
+  const beast::error_code ec_req = sent.ec;
+  if (sent.malformed()) {
+    // A body that breaks its own framing (a chunk size that is not hex, or too large): the
+    // request's fault. The backend connection, maybe holding part of it, goes (never pooled).
+    const ProxyError err{400, "http_request_error", "malformed request body: " + ec_req.message()};
+    co_await send_error(client, err, false, req.version());
+    log(400, req_bytes, sent.head_sent ? "bad_body@request_body" : "bad_body@header", 0);
+    co_return false;
+  }
+  if (ec_req && sent.reading_failed) {
     // The client went away or stalled mid-body: nothing to answer, nobody else to blame.
     log(0, req_bytes, "client_" + std::string(ec_req == beast::error::timeout ? "idle" : "aborted") + "@request_body", 0);
     co_return false;
@@ -612,7 +651,7 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
   if (!idempotent) break;
   // The backend died under the request: count it, and go on to the next one in the plan.
   // With none left, the client hears about this backend's failure.
-  if (!reused) sh.backends.failed(*backend);
+  if (!reused) sh.backends.failed(*backend, "connection_terminated");
   failure_counted = true;
   Backend* const dead = backend;
   co_await pick_next(sh, pool, pick);
@@ -631,13 +670,13 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
     else if (ec_head == bhttp::error::end_of_stream || ec_head == asio::error::connection_reset || ec_head == asio::error::eof)
       err = {502, "connection_terminated", backend->name + " closed the connection without a response"};
     else err = {502, "http_protocol_error", backend->name + ": " + ec_head.message()};
-    if (!reused && !failure_counted) sh.backends.failed(*backend);
+    if (!reused && !failure_counted) sh.backends.failed(*backend, err.error);
     co_await send_error(client, err, false, req.version());
     log(err.status, 0, err.error + "@response", first_byte_ms);
     co_return false;
   }
   auto& res = res_p.get();
-  if (res.result_int() >= 500) sh.backends.failed(*backend);
+  if (res.result_int() >= 500) sh.backends.failed(*backend, "status_" + std::to_string(res.result_int()));
   else sh.backends.succeeded(*backend);
   // A body framed by the connection's close cannot be followed by another message.
   const bool close_framed = res_p.need_eof();
@@ -645,7 +684,7 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
   const bool switching = upgrade && res.result() == bhttp::status::switching_protocols;
   http::strip_hop_by_hop(res, switching);
   for (const auto& [name, value] : o.response_headers) res.set(name, value);
-  res.set(bhttp::field::via, res.count(bhttp::field::via) ? std::string(res[bhttp::field::via]) + ", 1.1 edge" : std::string("1.1 edge"));
+  res.set(bhttp::field::via, res.count(bhttp::field::via) ? std::string(res[bhttp::field::via]) + ", " + sh.via : sh.via);
   const bool keep = client_keep && !sh.draining && !close_framed;
   if (switching) {
     res.set(bhttp::field::connection, "upgrade");
@@ -669,8 +708,8 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
   // Connection header went with the hop-by-hop ones).
   if (keep && req.version() == 10) res.set(bhttp::field::connection, "keep-alive");
   uint64_t res_bytes = 0;
-  bool backend_failed = false;
-  auto ec_res = co_await relay_message(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, c.head, backend_failed);
+  const Relayed got = co_await relay_message(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, c.head);
+  const beast::error_code ec_res = got.ec;
   count_bytes(sh, flow, req_bytes, res_bytes);
   log(res.result_int(), res_bytes, ec_res ? token("relay_" + ec_res.message()) + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
   if (!ec_res && backend_keep && res_p.is_done() && up->buffer.size() == 0) pool.put(backend_index, *backend, std::move(up));
@@ -855,7 +894,7 @@ asio::awaitable<void> tcp_session(tcp::socket sock, Shared& sh) {
       sh.backends.succeeded(*backend);
       break;
     }
-    sh.backends.failed(sh.backends.at(i));
+    sh.backends.failed(sh.backends.at(i), connected.second.error);
   }
   if (!up) co_return;  // no backend: the client sees the connection close
   FlowHandle flow(sh.flows, client_flow(client.socket(), sh.o));
@@ -953,7 +992,7 @@ asio::awaitable<void> metrics_session(tcp::socket sock, Shared& sh) {
     std::vector<BackendView> views;
     for (size_t i = 0; i < sh.backends.size(); ++i) {
       Backend& b = sh.backends.at(i);
-      views.push_back({b.name, sh.backends.healthy(b), b.active.load()});
+      views.push_back({b.name, sh.backends.healthy(b), b.active.load(), b.ejections.load(), b.recoveries.load()});
     }
     res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     res.body() = sh.metrics.text(views, sh.conns);
@@ -973,21 +1012,50 @@ asio::awaitable<void> metrics_loop(tcp::acceptor& acc, Shared& sh) {
   }
 }
 
+// Threads share the port through SO_REUSEPORT, which would let edge share it with any other
+// program that set it too (and take half its connections). A socket bound first without it
+// fails when anyone listens there: then edge refuses to start, naming the holder.
+void check_port_free(const tcp::endpoint& ep, const std::string& flag, const std::string& shown) {
+  tcp::acceptor probe(asio::system_executor{});
+  beast::error_code ec;
+  probe.open(ep.protocol(), ec);
+  probe.set_option(tcp::acceptor::reuse_address(true), ec);
+  probe.bind(ep, ec);
+  if (ec == asio::error::address_in_use) {
+    const std::string owner = port_owner(ep.port());
+    throw Fatal(Exit::failed, flag + " " + shown + ": the address is already in use" + (owner.empty() ? "" : " by " + owner));
+  }
+}
+
+// "0.0.0.0:28093", "[::1]:8080": where an acceptor really listens.
+std::string endpoint_text(const tcp::acceptor& acc) {
+  beast::error_code ec;
+  const auto ep = acc.local_endpoint(ec);
+  const std::string a = ep.address().to_string();
+  return (ep.address().is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(ep.port());
+}
+
 // A listening socket on `where` (flag names it in errors); an empty host is `any_host`.
-tcp::acceptor make_acceptor(asio::io_context& ctx, const Endpoint& where, const std::string& flag, const std::string& any_host, bool reuseport) {
+// `reuseport`: shared by this process's threads; the first of them checks nobody else holds it.
+tcp::acceptor make_acceptor(asio::io_context& ctx, const Endpoint& where, const std::string& flag, const std::string& any_host, bool reuseport,
+                            bool first = true) {
   const std::string host = where.host().empty() ? any_host : where.host();
   beast::error_code ec;
   auto addr = asio::ip::make_address(host, ec);
   if (ec) throw usage_error(flag, where.str(), "needs an address literal for the host");
   tcp::endpoint ep(addr, where.port());
+  if (reuseport && first) check_port_free(ep, flag, where.str());
   tcp::acceptor acc(ctx);
   acc.open(ep.protocol());
   acc.set_option(tcp::acceptor::reuse_address(true));
   int one = 1;
   if (reuseport) ::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);  // one listener per thread
   acc.bind(ep, ec);
+  if (ec == asio::error::address_in_use) {
+    const std::string owner = port_owner(ep.port());
+    throw Fatal(Exit::failed, flag + " " + where.str() + ": the address is already in use" + (owner.empty() ? "" : " by " + owner));
+  }
   if (ec) {
-    if (ec == asio::error::address_in_use) throw Fatal(Exit::failed, flag + " " + where.str() + ": the address is already in use");
     if (ec == asio::error::access_denied) throw Fatal(Exit::privilege, flag + " " + where.str() + ": binding a port below 1024 needs root");
     throw Fatal(Exit::failed, flag + " " + where.str() + ": " + ec.message());
   }
@@ -1034,7 +1102,7 @@ int run(const Options& o) {
   std::vector<std::unique_ptr<Worker>> workers_state;
   for (unsigned i = 0; i < threads; ++i) {
     ctxs.push_back(std::make_unique<asio::io_context>(1));
-    acceptors.push_back(make_acceptor(*ctxs.back(), o.listen, "--listen", "0.0.0.0", true));
+    acceptors.push_back(make_acceptor(*ctxs.back(), o.listen, "--listen", "0.0.0.0", true, i == 0));
     workers_state.push_back(std::make_unique<Worker>(sh, *deadlines[i]));
   }
   for (unsigned i = 0; i < threads; ++i) {
@@ -1083,13 +1151,11 @@ int run(const Options& o) {
   for (size_t i = 0; i < sh.backends.size(); ++i)
     if (sh.backends.at(i).addresses.load()->empty())
       std::fprintf(stderr, "edge: backend %s does not resolve: it counts as down\n", sh.backends.at(i).name.c_str());
-  std::fprintf(stderr, "edge rproxy: listening on %s (%s%s), %zu backend(s)%s, %u thread(s)\n", o.listen.str().c_str(),
+  std::fprintf(stderr, "edge rproxy: listening on %s (%s%s), %zu backend(s)%s, %u thread(s)\n", endpoint_text(acceptors[0]).c_str(),
                o.mode == Mode::http ? "http" : "tcp", sh.server_tls.ctx ? " over TLS" : "", sh.backends.size(),
                sh.upstream_tls ? " over TLS" : "", threads);
   if (metrics_acceptor) {
-    beast::error_code ec;
-    const auto ep = metrics_acceptor->local_endpoint(ec);
-    std::fprintf(stderr, "edge rproxy: metrics at http://%s/metrics\n", (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()).append(":" + std::to_string(ep.port())).c_str());
+    std::fprintf(stderr, "edge rproxy: metrics at http://%s/metrics\n", endpoint_text(*metrics_acceptor).c_str());
   }
 
   // SIGINT/SIGTERM: stop accepting, let in-flight requests finish (up to --drain), then stop.
@@ -1113,8 +1179,14 @@ int run(const Options& o) {
         w.idle.drain();
       });
     const auto deadline = Clock::now() + o.drain;
+    std::fprintf(stderr, "edge rproxy: draining: no new connections; %u open, waiting up to %s for requests in flight\n", sh.conns.load(),
+                 format_duration(o.drain).c_str());
     drain_check = [&, deadline] {
-      if (sh.conns == 0 || Clock::now() >= deadline) return stop_all();
+      if (sh.conns == 0 || Clock::now() >= deadline) {
+        if (sh.conns) std::fprintf(stderr, "edge rproxy: drain time is up: closing %u connection(s) still open\n", sh.conns.load());
+        else std::fprintf(stderr, "edge rproxy: drained: every connection closed; exiting\n");
+        return stop_all();
+      }
       drain_timer.expires_after(std::chrono::milliseconds(50));
       drain_timer.async_wait([&](const beast::error_code&) { drain_check(); });
     };

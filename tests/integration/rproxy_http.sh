@@ -33,7 +33,7 @@ B_PID=$NGINX_PID
 
 start_rproxy() {  # start_rproxy ARGS...: edge rproxy on 127.0.0.1:19100, waits until it listens
   bg "$ns" "$EDGE" rproxy --listen 127.0.0.1:19100 "$@"
-  RP_PID=$BG_PID
+  RP_PID=$BG_PID RP_LOG=$BG_LOG
   wait_for 10 tcp_listening "$ns" 19100 || fail "edge rproxy did not start: $(cat "$BG_LOG")"
 }
 stop_rproxy() { kill -TERM "$RP_PID"; wait "$RP_PID" || fail "edge rproxy exited $? on SIGTERM"; }
@@ -44,7 +44,7 @@ start_rproxy --to 127.0.0.1:19101 --to 127.0.0.1:19102 --threads 1 --access-log 
 # Through, alternating between the backends, with the forwarding headers set.
 out=$(get http://127.0.0.1:19100/a; get http://127.0.0.1:19100/b)
 grep -q "server=19101" <<<"$out" && grep -q "server=19102" <<<"$out" || fail "round-robin: $out"
-grep -q "xff=127.0.0.1|rip=127.0.0.1|proto=http|host=127.0.0.1:19100|via=1.1 edge|" <<<"$out" || fail "forwarding headers: $out"
+grep -qE "xff=127.0.0.1\|rip=127.0.0.1\|proto=http\|host=127.0.0.1:19100\|via=1.1 edge-[0-9a-f]{8}\|" <<<"$out" || fail "forwarding headers: $out"
 pass "requests go through, round-robin, forwarding headers set"
 
 # Client-sent forwarding headers are dropped: the peer is not trusted.
@@ -143,21 +143,34 @@ for i in $(seq 20); do get -o /dev/null -w '%{http_code}\n' http://127.0.0.1:191
 pass "one backend refusing: 20 of 20 requests served"
 stop_rproxy
 
-# Errors with Proxy-Status: refused (502), ejected (503), no response (504).
-start_rproxy --to 127.0.0.1:19109 --threads 1
+# Errors with Proxy-Status: refused (502), no response (504). The only backend, ejected after
+# three failures, is still tried (no 503 while it is down: nginx and HAProxy try their last
+# server too); the ejection and the recovery are said on stderr and counted in --metrics, and
+# the backend that comes up is served at the very next request, not 10 s later.
+start_rproxy --to 127.0.0.1:19109 --threads 1 --metrics 127.0.0.1:19190
 h=$(get -D - -o /dev/null http://127.0.0.1:19100/)
 grep -q "^HTTP/1.1 502" <<<"$h" && grep -qi '^Proxy-Status: edge; error=connection_refused' <<<"$h" || fail "502: $h"
 get -o /dev/null http://127.0.0.1:19100/; get -o /dev/null http://127.0.0.1:19100/
 h=$(get -D - -o /dev/null http://127.0.0.1:19100/)
-grep -q "^HTTP/1.1 503" <<<"$h" && grep -qi '^Proxy-Status: edge; error=destination_unavailable' <<<"$h" || fail "503 after ejection: $h"
+grep -q "^HTTP/1.1 502" <<<"$h" && grep -qi '^Proxy-Status: edge; error=connection_refused' <<<"$h" || fail "the ejected last backend was not tried: $h"
+grep -q "backend 127.0.0.1:19109 ejected for 10s after 3 failures in a row (the last: connection_refused)" "$RP_LOG" || fail "no ejection line: $(cat "$RP_LOG")"
+bg "$ns" python3 -m http.server --bind 127.0.0.1 19109
+wait_for 10 tcp_listening "$ns" 19109 || fail "python backend"
+code=$(get -o /dev/null -w '%{http_code}' http://127.0.0.1:19100/)
+[ "$code" = 200 ] || fail "a backend that came back was not served at once: $code"
+grep -q "backend 127.0.0.1:19109 is back" "$RP_LOG" || fail "no recovery line: $(cat "$RP_LOG")"
+m=$(get http://127.0.0.1:19190/metrics)
+grep -q 'edge_rproxy_backend_ejections_total{backend="127.0.0.1:19109"} 1' <<<"$m" && grep -q 'edge_rproxy_backend_recoveries_total{backend="127.0.0.1:19109"} 1' <<<"$m" \
+  || fail "ejection metrics: $(grep backend_ <<<"$m")"
 stop_rproxy
+kill "$BG_PID"
 bg "$ns" socat TCP-LISTEN:19108,bind=127.0.0.1,fork,reuseaddr SYSTEM:'sleep 30'
 wait_for 10 tcp_listening "$ns" 19108 || fail "socat"
 start_rproxy --to 127.0.0.1:19108 --threads 1 --backend-timeout 1s
 h=$(get -D - -o /dev/null http://127.0.0.1:19100/)
 grep -q "^HTTP/1.1 504" <<<"$h" && grep -qi '^Proxy-Status: edge; error=http_response_timeout' <<<"$h" || fail "504: $h"
 stop_rproxy
-pass "502 refused, 503 all ejected, 504 no response: each with Proxy-Status"
+pass "502 refused, 504 no response, each with Proxy-Status; the ejected last backend is still tried and served once it is back"
 
 # Trusted peers keep their X-Forwarded-For, extended with the peer.
 start_rproxy --to 127.0.0.1:19101 --trust-proxy 127.0.0.0/8
