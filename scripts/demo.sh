@@ -21,9 +21,11 @@ echo "hello from the backend" >"$dir/index.txt"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
 python3 -m http.server --bind 127.0.0.1 18480 --directory "$dir" >/dev/null 2>&1 & pids+=($!)
+# The backend first (python takes a moment to start), then the proxies in front of it.
+for _ in $(seq 100); do curl -fsS -o /dev/null http://127.0.0.1:18480/ 2>/dev/null && break; sleep 0.1; done
 build/edge rproxy --listen 127.0.0.1:18481 --to 127.0.0.1:18480 --threads 1 --access-log - & pids+=($!)
 build/edge rproxy --listen 127.0.0.1:18482 --to 127.0.0.1:18489 --threads 1 2>/dev/null & pids+=($!)
-for _ in $(seq 50); do curl -fsS -o /dev/null http://127.0.0.1:18481/ 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 50); do curl -fsS -o /dev/null http://127.0.0.1:18481/index.txt 2>/dev/null && break; sleep 0.1; done
 
 run curl -si http://127.0.0.1:18481/index.txt
 # A client that stays connected: its flow through the proxy is live, and listed beside the

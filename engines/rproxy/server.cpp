@@ -703,6 +703,8 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
     count_bytes(sh, flow, moved.a_to_b, moved.b_to_a);
     co_return false;
   }
+  // An intermediary speaks its own version (RFC 9110 6.2): HTTP/1.1, whatever the backend's.
+  res.version(11);
   res.keep_alive(keep);
   // An HTTP/1.0 client keeps the connection only when told so in words (the backend's own
   // Connection header went with the hop-by-hop ones).
