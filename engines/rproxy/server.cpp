@@ -121,12 +121,16 @@ Tuple reply_tuple(const tcp::socket& up) {
   return {to_ipaddr(remote.address()), to_ipaddr(local.address()), remote.port(), local.port()};
 }
 
+// Socket reads are this large: a 64 KiB body crosses in a handful of reads, not a hundred.
+constexpr size_t kReadPiece = 16 * 1024;
+
 struct Upstream {
   Stream stream;
   beast::flat_buffer buffer;
   Tuple reply;
   Clock::time_point idle_since;  // when it went back to the pool
-  explicit Upstream(tcp::socket s) : stream(std::move(s)), reply(reply_tuple(stream.socket())) {}
+  // The buffer starts large enough for a response head and a small body in one read.
+  explicit Upstream(tcp::socket s) : stream(std::move(s)), reply(reply_tuple(stream.socket())) { buffer.reserve(kReadPiece); }
 };
 
 // Idle backend connections of one thread, per backend. A connection the backend closed while
@@ -200,8 +204,9 @@ void fields_text(const Header& h, std::string& out) {
   out.append("\r\n");
 }
 
-// One step of reading a body into `buf` through the parser: bytes already buffered are parsed
-// at once, else the stream is read. Returns the body bytes now in `buf`.
+// One step of reading a chunked or close-framed body into `buf` through the parser: bytes
+// already buffered are parsed at once, else the stream is read (one read, so a streamed
+// response such as SSE goes out as each piece arrives). Returns the body bytes now in `buf`.
 template <bool isRequest>
 asio::awaitable<std::tuple<beast::error_code, size_t>> read_body_piece(Stream& in, beast::flat_buffer& in_buf,
                                                                        bhttp::parser<isRequest, bhttp::buffer_body>& p, std::vector<char>& buf,
@@ -210,16 +215,25 @@ asio::awaitable<std::tuple<beast::error_code, size_t>> read_body_piece(Stream& i
   body.data = buf.data();
   body.size = buf.size();
   beast::error_code ec;
-  if (in_buf.size() > 0) {
+  const auto parse = [&] {
     const size_t used = p.put(in_buf.data(), ec);
     in_buf.consume(used);
     if (ec == bhttp::error::need_more || ec == bhttp::error::need_buffer) ec = {};
-  }
+  };
+  if (in_buf.size() > 0) parse();
   if (!ec && body.size == buf.size() && !p.is_done()) {
+    // A chunk header longer than the buffer's room (a client's endless chunk extension) ends
+    // here, as a malformed body.
+    const size_t room = std::min(kReadPiece, in_buf.max_size() - in_buf.size());
+    if (room == 0) co_return std::tuple{beast::error_code(bhttp::error::bad_chunk_extension), size_t(0)};
     in.expires_after(idle);
-    // read_some, not read: a streamed response (SSE) must go out as each piece arrives.
-    auto [rec, n] = co_await bhttp::async_read_some(in, in_buf, p, nothrow);
-    ec = rec == bhttp::error::need_buffer ? beast::error_code{} : rec;
+    auto [rec, n] = co_await in.async_read_some(in_buf.prepare(room), nothrow);
+    if (rec == asio::error::eof) p.put_eof(ec);  // the end of a close-framed body, else partial_message
+    else if (rec) ec = rec;
+    else {
+      in_buf.commit(n);
+      parse();
+    }
   }
   co_return std::tuple{ec, buf.size() - body.size};
 }
@@ -234,6 +248,7 @@ struct Relayed {
   beast::error_code ec;
   bool reading_failed = false;  // the error came from `in` (else from `out`)
   bool head_sent = false;       // the message head has gone out
+  bool complete = false;        // the whole message went out: the connections may carry another
   // `in` sent bytes that break HTTP framing (a bad chunk size): its fault, not an I/O failure.
   bool malformed() const { return reading_failed && &ec.category() == &beast::error_code(bhttp::error::bad_chunk).category(); }
 };
@@ -244,27 +259,37 @@ asio::awaitable<Relayed> relay_message(Stream& in, beast::flat_buffer& in_buf, b
   // (A response that ends with its head, HEAD's or a 204/304, goes this way even when it says
   // chunked: the serializer would append a last chunk that no client expects.)
   if (p.is_done() || (!p.chunked() && !p.need_eof())) {
+    // Length-framed: the parser's work ends with the head. The head and the body bytes that
+    // came with it go out in one write; the rest is read straight into `buf`, as much as the
+    // socket has (up to what is left), and written on.
     head.clear();
     fields_text(p.get().base(), head);
-    while (true) {
-      size_t n = 0;
-      if (!p.is_done()) {
-        std::tie(r.ec, n) = co_await read_body_piece(in, in_buf, p, buf, idle);
-        if (r.ec) {
-          r.reading_failed = true;
-          co_return r;
-        }
+    uint64_t left = p.is_done() ? 0 : p.content_length_remaining().value_or(0);
+    const size_t early = size_t(std::min<uint64_t>(left, in_buf.size()));
+    const std::array<asio::const_buffer, 2> first{asio::buffer(head), asio::buffer(in_buf.data().data(), early)};
+    out.expires_after(idle);
+    auto [wec, wn] = co_await asio::async_write(out, first, nothrow);
+    if ((r.ec = wec)) co_return r;
+    r.head_sent = true;
+    in_buf.consume(early);
+    left -= early;
+    bytes += early;
+    while (left > 0) {
+      in.expires_after(idle);
+      auto [rec, n] = co_await in.async_read_some(asio::buffer(buf.data(), size_t(std::min<uint64_t>(left, buf.size()))), nothrow);
+      if (rec) {
+        r.ec = rec == asio::error::eof ? beast::error_code(bhttp::error::partial_message) : rec;
+        r.reading_failed = true;
+        co_return r;
       }
-      if (!r.head_sent || n > 0) {
-        const std::array<asio::const_buffer, 2> pieces{asio::buffer(head.data(), r.head_sent ? 0 : head.size()), asio::buffer(buf.data(), n)};
-        out.expires_after(idle);
-        auto [wec, wn] = co_await asio::async_write(out, pieces, nothrow);
-        if ((r.ec = wec)) co_return r;
-        r.head_sent = true;
-        bytes += n;
-      }
-      if (p.is_done()) co_return r;
+      out.expires_after(idle);
+      auto [wec2, wn2] = co_await asio::async_write(out, asio::buffer(buf.data(), n), nothrow);
+      if ((r.ec = wec2)) co_return r;
+      left -= n;
+      bytes += n;
     }
+    r.complete = true;
+    co_return r;
   }
   bhttp::serializer<isRequest, bhttp::buffer_body> sr{p.get()};
   do {
@@ -301,6 +326,7 @@ asio::awaitable<Relayed> relay_message(Stream& in, beast::flat_buffer& in_buf, b
     if (ec == bhttp::error::need_buffer) ec = {};
     if ((r.ec = ec)) co_return r;
   } while (!p.is_done() && !sr.is_done());
+  r.complete = p.is_done();
   co_return r;
 }
 
@@ -714,7 +740,7 @@ asio::awaitable<bool> serve_request(ClientConn& c) {
   const beast::error_code ec_res = got.ec;
   count_bytes(sh, flow, req_bytes, res_bytes);
   log(res.result_int(), res_bytes, ec_res ? token("relay_" + ec_res.message()) + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
-  if (!ec_res && backend_keep && res_p.is_done() && up->buffer.size() == 0) pool.put(backend_index, *backend, std::move(up));
+  if (!ec_res && backend_keep && got.complete && up->buffer.size() == 0) pool.put(backend_index, *backend, std::move(up));
   if (ec_res || !keep) {
     client.socket().shutdown(tcp::socket::shutdown_send, ec0);
     co_return false;
@@ -786,41 +812,30 @@ asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Worker& w, std:
   while (true) {
     const Millis limit = c.first ? o.header_timeout : o.keepalive_timeout;
     client.expires_after(limit);
-    // Nothing to read yet: wait for the first byte without a read posted (no buffer is
-    // needed for that), on the idle set's timeouts; the sweeper parks the connection if the
-    // wait goes on.
-    if (!client.tls() && c.cbuf.size() == 0 && client.socket().available(ec0) == 0) {
+    // Nothing buffered: read, as a waiter on the idle set's timeouts; the sweeper parks a plain
+    // connection whose wait goes on (TLS state cannot be parked). A read, not a readiness wait:
+    // Asio skips the attempt when the last read drained the socket, so a keepalive request
+    // costs one recv and no FIONREAD.
+    if (c.cbuf.size() == 0) {
       Idle::Waiter waiter;
       waiter.sock = &client.socket();
       waiter.since = Clock::now();
       waiter.limit = limit;
-      waiter.parkable = true;
-      w.idle.wait_begin(waiter);
-      auto [werr] = co_await client.socket().async_wait(tcp::socket::wait_read, nothrow);
-      w.idle.wait_end(waiter);
-      if (waiter.outcome == Idle::Waiter::Outcome::park && !sh.draining) {
-        // Hand the descriptor and the flow to the parked set; this coroutine, its buffers and
-        // Asio's state for the socket are freed when it returns.
-        w.idle.park(client.socket(), {c.peer, c.trusted, !c.first, c.flow.release(), waiter.since + waiter.limit});
-        co_return;
-      }
-      if (waiter.outcome != Idle::Waiter::Outcome::none || werr || (!c.first && sh.draining)) co_return;
-      client.expires_after(o.header_timeout);
-    } else if (client.tls() && c.cbuf.size() == 0) {
-      // A TLS connection reads its next bytes here instead (OpenSSL may hold some already),
-      // as a waiter that is never parked: the idle timeouts and SIGTERM still reach it.
-      Idle::Waiter waiter;
-      waiter.sock = &client.socket();
-      waiter.since = Clock::now();
-      waiter.limit = limit;
+      waiter.parkable = !client.tls();
       w.idle.wait_begin(waiter);
       auto [rerr, n] = co_await client.async_read_some(c.cbuf.prepare(8192), nothrow);
       w.idle.wait_end(waiter);
-      if (rerr || waiter.outcome != Idle::Waiter::Outcome::none) {
+      if (n == 0) {
+        if (waiter.outcome == Idle::Waiter::Outcome::park && !sh.draining) {
+          // Hand the descriptor and the flow to the parked set; this coroutine, its buffers and
+          // Asio's state for the socket are freed when it returns.
+          w.idle.park(client.socket(), {c.peer, c.trusted, !c.first, c.flow.release(), waiter.since + waiter.limit});
+          co_return;
+        }
         co_await tls_goodbye(client);
         co_return;
       }
-      c.cbuf.commit(n);
+      c.cbuf.commit(n);  // a request came, even if a timeout or the drain was about to end the wait
       client.expires_after(o.header_timeout);
     }
     if (!co_await serve_request(c)) {

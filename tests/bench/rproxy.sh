@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # edge rproxy against nginx and HAProxy as reverse proxies to the same nginx backend, one worker
 # each, alternating in one run inside a namespace of its own:
-#   HTTP keepalive requests/s and p99 latency (wrk), memory for idle keepalive client
-#   connections (RSS growth), and TCP-mode throughput (iperf3) against HAProxy's mode tcp.
-# Usage: tests/bench/rproxy.sh [EDGE_BINARY] [ROUNDS] [IDLE_CONNS]   (root)
+#   HTTP keepalive requests/s and p99 latency (wrk) for the bodies users send: a tiny, a 1 KiB
+#   (also with 500 connections), a 64 KiB and a 1 MiB response, and a 1 MiB upload; memory for
+#   idle keepalive client connections (RSS growth); TCP-mode throughput (iperf3) and CPU
+#   seconds per GB against HAProxy's mode tcp. Medians of the rounds, with min-max spread.
+# Usage: tests/bench/rproxy.sh [EDGE_BINARY] [ROUNDS] [IDLE_CONNS] [SECONDS]   (root)
+# BENCH_CASES="tiny 64k" limits the HTTP cases.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 EDGE=$(realpath "${1:-$here/../../build/edge}")
 rounds=${2:-3}
 idle=${3:-10000}
+secs=${4:-4}
+cases=(${BENCH_CASES:-tiny 1k 1k-c500 64k 1m upload-1m})
 source "$here/../integration/lib/harness.sh"
 require_netns nginx haproxy wrk iperf3 python3
 source "$here/../integration/lib/nginx_fixture.sh"
@@ -20,14 +25,20 @@ hap_maxconn=$(( idle + 500 < ($(ulimit -Hn) - 100) / 2 ? idle + 500 : ($(ulimit 
 hap_idle=$(( idle < hap_maxconn - 100 ? idle : hap_maxconn - 100 ))
 
 netns_new ns bench
-in_ns() { ip netns exec "$ns" "$@"; }
 
-# The backend: nginx answering a small body, and an iperf3 server.
+# The backend: nginx answering a small body at /, files of each size, uploads discarded; and
+# an iperf3 server.
+www=$(tmpfile www); mkdir -p "$www"
+head -c 1024 /dev/urandom >"$www/1k"; head -c 65536 /dev/urandom >"$www/64k"; head -c 1048576 /dev/urandom >"$www/1m"
+chmod -R a+rX "$www"
 NGINX_ADDRS=127.0.0.1 nginx_start "$ns" "
   server {
     listen 127.0.0.1:19301;
     keepalive_requests 1000000;
-    location / { return 200 \"hello from the backend\\n\"; }
+    client_max_body_size 0;
+    location = / { return 200 \"hello from the backend\\n\"; }
+    location /f/ { alias $www/; }
+    location /upload { return 200 \"ok\\n\"; }
   }"
 bg "$ns" iperf3 -s -B 127.0.0.1 -p 19302
 wait_for 10 tcp_listening "$ns" 19302 || fail "iperf3 server"
@@ -70,21 +81,43 @@ HAPROXY_PID=$BG_PID
 bg "$ns" "$EDGE" rproxy --listen 127.0.0.1:19310 --to 127.0.0.1:19301 --threads 1 --max-conns 100000
 EDGE_PID=$BG_PID
 bg "$ns" "$EDGE" rproxy --listen 127.0.0.1:19320 --mode tcp --to 127.0.0.1:19302 --threads 1
+EDGE_TCP_PID=$BG_PID
 for p in 19310 19311 19312 19320 19322; do wait_for 10 tcp_listening "$ns" $p || fail "port $p"; done
 
-# wrk: requests/s and p99 (ms) for one proxy port.
-run_wrk() {
-  in_ns wrk -t1 -c50 -d5s --latency "http://127.0.0.1:$1/" | python3 -c '
+# wrk: requests/s and p99 (ms) for one proxy port and case.
+upload_lua=$(tmpfile upload.lua)
+echo 'wrk.method = "POST"; wrk.body = string.rep("a", 1048576); wrk.headers["Content-Type"] = "application/octet-stream"' >"$upload_lua"
+run_wrk() {  # run_wrk PORT CASE
+  local path=/ conns=50 script=()
+  case $2 in
+    tiny) ;;
+    1k) path=/f/1k ;;
+    1k-c500) path=/f/1k conns=500 ;;
+    64k) path=/f/64k ;;
+    1m) path=/f/1m ;;
+    upload-1m) path=/upload script=(-s "$upload_lua") ;;
+  esac
+  in_ns wrk -t1 -c"$conns" -d"${secs}s" --latency "${script[@]}" "http://127.0.0.1:$1$path" | python3 -c '
 import re, sys
 t = sys.stdin.read()
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
 m = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
 p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
-print(rps, p99)'
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+errs = re.search(r"Socket errors: .*", t)
+print(rps, p99, int(bad.group(1)) if bad else 0)'
 }
-for ((r = 0; r < rounds; r++)); do
+for c in "${cases[@]}"; do
   for who in edge:19310 nginx:19311 haproxy:19312; do
-    run_wrk "${who#*:}" >>"$(tmpfile "http.${who%%:*}")"
+    out=$(in_ns curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://127.0.0.1:${who#*:}/$( [ "$c" = tiny ] && echo || echo "f/${c%%-*}")")
+    case $c in upload-*) ;; *) [[ $out == 200* ]] || fail "$who $c: $out" ;; esac
+  done
+done
+for ((r = 0; r < rounds; r++)); do
+  for c in "${cases[@]}"; do
+    for who in edge:19310 nginx:19311 haproxy:19312; do
+      run_wrk "${who#*:}" "$c" >>"$(tmpfile "http.$c.${who%%:*}")"
+    done
   done
 done
 
@@ -113,29 +146,44 @@ mem_edge=$(idle_cost 19310 "$EDGE_PID" "$idle")
 mem_nginx=$(idle_cost 19311 "$NGINX_PROXY_PID" "$idle")
 mem_haproxy=$(idle_cost 19312 "$HAPROXY_PID" "$hap_idle")
 
-# TCP mode: iperf3 through edge and through HAProxy's mode tcp, alternating.
+# TCP mode: iperf3 through edge and through HAProxy's mode tcp, alternating; the proxy's CPU
+# seconds (utime+stime from /proc) per GB carried.
+cpu_s() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
 for ((r = 0; r < rounds; r++)); do
-  for who in edge:19320 haproxy:19322; do
-    in_ns iperf3 -c 127.0.0.1 -p "${who#*:}" -t 3 -J | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9)' \
-      >>"$(tmpfile "tcp.${who%%:*}")"
+  for who in edge:19320:$EDGE_TCP_PID haproxy:19322:$HAPROXY_PID; do
+    IFS=: read -r name port pid <<<"$who"
+    before=$(cpu_s "$pid")
+    gbps=$(in_ns iperf3 -c 127.0.0.1 -p "$port" -t 3 -J | python3 -c 'import json,sys; e=json.load(sys.stdin)["end"]["sum_received"]; print(e["bits_per_second"] / 1e9, e["bytes"] / 1e9)')
+    echo "$gbps $(cpu_s "$pid") $before" >>"$(tmpfile "tcp.$name")"
   done
 done
 
-python3 - "$(tmpfile http.edge)" "$(tmpfile http.nginx)" "$(tmpfile http.haproxy)" "$(tmpfile tcp.edge)" "$(tmpfile tcp.haproxy)" \
-  "$mem_edge" "$mem_nginx" "$mem_haproxy" "$idle" "$hap_idle" <<'PY'
-import statistics as st, sys
-def rows(p): return [list(map(float, l.split())) for l in open(p)]
-e, n, h = (rows(p) for p in sys.argv[1:4])
-med = lambda rs, i: st.median(r[i] for r in rs)
-print(f"HTTP keepalive, wrk -t1 -c50 -d5s, one worker each, median of {len(e)} alternating rounds")
-print(f"{'proxy':<10} {'req/s':>10} {'p99 ms':>8}")
-for name, rs in (("edge", e), ("nginx", n), ("haproxy", h)):
-    print(f"{name:<10} {med(rs, 0):>10.0f} {med(rs, 1):>8.2f}")
-print(f"ratios: req/s edge/nginx {med(e,0)/med(n,0):.2f}x, edge/haproxy {med(e,0)/med(h,0):.2f}x; "
-      f"p99 edge/nginx {med(e,1)/med(n,1):.2f}x")
-me, mn, mh, idle, hidle = map(int, sys.argv[6:11])
+python3 - "$(tmpfile .)" "$mem_edge" "$mem_nginx" "$mem_haproxy" "$idle" "$hap_idle" "$secs" "${cases[@]}" <<'PY'
+import statistics as st, sys, os
+d = sys.argv[1]
+me, mn, mh, idle, hidle, secs = map(int, sys.argv[2:8])
+cases = sys.argv[8:]
+def rows(p): return [list(map(float, l.split())) for l in open(os.path.join(d, p))]
+def spread(v): return f"{min(v):.0f}-{max(v):.0f}"
+print(f"HTTP keepalive, wrk -t1 -d{secs}s, one worker each; medians of alternating rounds (min-max)")
+print(f"{'case':<10} {'edge req/s':>18} {'nginx req/s':>18} {'haproxy req/s':>18} {'edge/nginx':>10} {'edge/hap':>9} {'p99 ms e/n/h':>20}")
+for c in cases:
+    e, n, h = (rows(f"http.{c}.{w}") for w in ("edge", "nginx", "haproxy"))
+    m = lambda rs, i: st.median(r[i] for r in rs)
+    rat_n = [a[0] / b[0] for a, b in zip(e, n)]; rat_h = [a[0] / b[0] for a, b in zip(e, h)]
+    bad = sum(r[2] for r in e)
+    print(f"{c:<10} {m(e,0):>8.0f} ({spread([r[0] for r in e]):>9}) {m(n,0):>8.0f} ({spread([r[0] for r in n]):>9}) "
+          f"{m(h,0):>8.0f} ({spread([r[0] for r in h]):>9}) {st.median(rat_n):>6.2f}x "
+          f"{st.median(rat_h):>7.2f}x  {m(e,1):.2f}/{m(n,1):.2f}/{m(h,1):.2f}"
+          + (f"  edge non-2xx: {bad:.0f}" if bad else ""))
+    print(f"{'':<10} per-round edge/nginx {' '.join(f'{x:.2f}' for x in rat_n)}; edge/haproxy {' '.join(f'{x:.2f}' for x in rat_h)}")
 print(f"idle keepalive memory for {idle} connections: edge {me/1024:.1f} MiB, nginx {mn/1024:.1f} MiB, "
       f"haproxy {mh/1024:.1f} MiB (for {hidle}); edge/nginx {me/max(mn,1):.2f}x")
-te = [float(l) for l in open(sys.argv[4])]; th = [float(l) for l in open(sys.argv[5])]
-print(f"TCP mode iperf3: edge {st.median(te):.2f} Gbit/s, haproxy {st.median(th):.2f} Gbit/s, edge/haproxy {st.median(te)/st.median(th):.2f}x")
+te, th = rows("tcp.edge"), rows("tcp.haproxy")
+cpu = lambda r: (r[2] - r[3]) / r[1]  # CPU seconds per GB
+print(f"TCP mode iperf3: edge {st.median(r[0] for r in te):.2f} Gbit/s ({min(r[0] for r in te):.2f}-{max(r[0] for r in te):.2f}), "
+      f"haproxy {st.median(r[0] for r in th):.2f} Gbit/s ({min(r[0] for r in th):.2f}-{max(r[0] for r in th):.2f}), "
+      f"edge/haproxy {st.median(a[0]/b[0] for a, b in zip(te, th)):.2f}x")
+print(f"TCP mode CPU s/GB: edge {st.median(cpu(r) for r in te):.3f}, haproxy {st.median(cpu(r) for r in th):.3f}, "
+      f"edge/haproxy {st.median(cpu(a)/cpu(b) for a, b in zip(te, th)):.2f}x")
 PY
