@@ -1,6 +1,7 @@
 // Header rewriting for proxies.
 #include "core/http/forwarding.h"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 
 #include <algorithm>
@@ -11,88 +12,98 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = char(std::tolower((unsigned char)c));
-  return out;
-}
-
-std::string trim(std::string_view s) {
+std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return std::string(s);
+  return s;
 }
 
-std::vector<std::string> tokens(std::string_view list) {
-  std::vector<std::string> out;
-  while (!list.empty()) {
-    auto comma = list.find(',');
-    auto t = trim(list.substr(0, comma));
-    if (!t.empty()) out.push_back(lower(t));
-    if (comma == std::string_view::npos) break;
+// Calls fn(token) for each non-empty element of a comma-separated list, trimmed (no copies).
+template <class Fn>
+void for_each_token(std::string_view list, Fn fn) {
+  while (true) {
+    const auto comma = list.find(',');
+    if (auto t = trim(list.substr(0, comma)); !t.empty()) fn(t);
+    if (comma == std::string_view::npos) return;
     list.remove_prefix(comma + 1);
   }
-  return out;
 }
 
+bool iequals(std::string_view a, std::string_view b) { return boost::beast::iequals(a, b); }
+
 // Headers a client must not be able to remove by naming them in Connection.
-bool protected_header(const std::string& name) {
-  return name == "content-length" || name == "transfer-encoding" || name == "host" || name == "forwarded" ||
-         name == "via" || name.rfind("x-forwarded-", 0) == 0 || name == "x-real-ip";
+bool protected_header(std::string_view name) {
+  for (std::string_view p : {"content-length", "transfer-encoding", "host", "forwarded", "via", "x-real-ip", "connection"})
+    if (iequals(name, p)) return true;
+  return name.size() >= 12 && iequals(name.substr(0, 12), "x-forwarded-");
 }
 
 }  // namespace
 
-void strip_hop_by_hop(bhttp::fields& h, bool keep_upgrade) {
-  std::vector<std::string> named;
-  for (const auto& f : h)
-    if (f.name() == bhttp::field::connection)
-      for (auto& t : tokens(f.value())) named.push_back(t);
-  for (auto& n : named)
-    if (!protected_header(n) && !(keep_upgrade && n == "upgrade")) h.erase(n);
-  h.erase(bhttp::field::connection);
-  h.erase(bhttp::field::keep_alive);
-  h.erase(bhttp::field::proxy_connection);
-  h.erase(bhttp::field::proxy_authorization);
-  h.erase(bhttp::field::te);
-  h.erase(bhttp::field::trailer);
+void strip_hop_by_hop(Fields& h, bool keep_upgrade) {
+  // Names the Connection lines list are erased first, while those lines (which the views
+  // point into) stay; erasing other fields leaves their storage in place.
+  for (const auto& f : h) {
+    if (f.name() != bhttp::field::connection) continue;
+    for_each_token(f.value(), [&](std::string_view t) {
+      if (!protected_header(t) && !(keep_upgrade && iequals(t, "upgrade"))) h.erase(t);
+    });
+  }
+  for (auto field : {bhttp::field::connection, bhttp::field::keep_alive, bhttp::field::proxy_connection, bhttp::field::proxy_authorization,
+                     bhttp::field::te, bhttp::field::trailer})
+    h.erase(field);
   if (!keep_upgrade) h.erase(bhttp::field::upgrade);
 }
 
-void add_forwarding(bhttp::fields& h, const ForwardingContext& ctx) {
+void add_forwarding(Fields& h, const ForwardingContext& ctx) {
   const std::string client = ctx.client.str();
-  std::string xff;
-  if (ctx.client_trusted) {
-    // Combine every X-Forwarded-For line the trusted peer sent, then append the peer.
+  // Appends each line of `name` (trimmed) to `out`, comma-separated.
+  const auto joined = [&h](std::string_view name, std::string& out) {
     for (const auto& f : h)
-      if (lower(f.name_string()) == "x-forwarded-for") xff += (xff.empty() ? "" : ", ") + trim(f.value());
+      if (iequals(f.name_string(), name)) out.append(out.empty() ? "" : ", ").append(trim(f.value()));
+  };
+  if (ctx.client_trusted) {
+    // Combine every X-Forwarded-For line the trusted peer sent, then append the peer; keep
+    // what it said of the client's address, scheme and host.
+    std::string xff;
+    joined("x-forwarded-for", xff);
+    xff.append(xff.empty() ? "" : ", ").append(client);
+    h.erase("x-forwarded-for");
+    h.set("X-Forwarded-For", xff);
+    if (!h.count("x-real-ip")) h.set("X-Real-IP", client);
+    if (!h.count("x-forwarded-proto")) h.set("X-Forwarded-Proto", ctx.proto);
+    if (!h.count("x-forwarded-host") && !h[bhttp::field::host].empty()) h.set("X-Forwarded-Host", h[bhttp::field::host]);
+  } else {
+    for (std::string_view name : {"x-forwarded-for", "x-real-ip", "x-forwarded-proto", "x-forwarded-host"}) h.erase(name);
+    h.erase(bhttp::field::forwarded);
+    h.set("X-Forwarded-For", client);
+    h.set("X-Real-IP", client);
+    h.set("X-Forwarded-Proto", ctx.proto);
+    // A view of Host stays valid while other fields are set: each field is its own block.
+    if (const auto host = h[bhttp::field::host]; !host.empty()) h.set("X-Forwarded-Host", host);
   }
-  xff += (xff.empty() ? "" : ", ") + client;
-  const std::string real_ip = ctx.client_trusted && h.count("x-real-ip") ? std::string(h["x-real-ip"]) : client;
-  const std::string proto = ctx.client_trusted && h.count("x-forwarded-proto") ? std::string(h["x-forwarded-proto"]) : ctx.proto;
-  const std::string host = ctx.client_trusted && h.count("x-forwarded-host") ? std::string(h["x-forwarded-host"]) : std::string(h[bhttp::field::host]);
-  for (const char* name : {"x-forwarded-for", "x-real-ip", "x-forwarded-proto", "x-forwarded-host"}) h.erase(name);
-  if (!ctx.client_trusted) h.erase(bhttp::field::forwarded);
-  h.set("X-Forwarded-For", xff);
-  h.set("X-Real-IP", real_ip);
-  h.set("X-Forwarded-Proto", proto);
-  if (!host.empty()) h.set("X-Forwarded-Host", host);
-  std::string via;
-  for (const auto& f : h)
-    if (f.name() == bhttp::field::via) via += (via.empty() ? "" : ", ") + trim(f.value());
-  h.set(bhttp::field::via, via.empty() ? ctx.via : via + ", " + ctx.via);
+  if (h.count(bhttp::field::via) == 0) {
+    h.set(bhttp::field::via, ctx.via);
+  } else {
+    std::string via;
+    joined("via", via);
+    h.set(bhttp::field::via, via.append(", ").append(ctx.via));
+  }
 }
 
-bool via_names(const bhttp::fields& h, std::string_view by) {
+bool via_names(const Fields& h, std::string_view by) {
   for (const auto& f : h)
     if (f.name() == bhttp::field::via)
-      for (auto& entry : tokens(f.value())) {
-        // "1.1 edge-3f9a2c" or "HTTP/1.1 proxy.example:8080 (comment)": the second word is who received it.
-        const auto words = std::string_view(entry);
-        const auto sp = words.find(' ');
-        if (sp == std::string_view::npos) continue;
-        const auto rest = words.substr(sp + 1);
-        if (rest.substr(0, rest.find(' ')) == lower(by)) return true;
+      {
+        bool found = false;
+        for_each_token(f.value(), [&](std::string_view entry) {
+          // "1.1 edge-3f9a2c" or "HTTP/1.1 proxy.example:8080 (comment)": the second word is who received it.
+          const auto sp = entry.find(' ');
+          if (sp == std::string_view::npos) return;
+          const auto rest = entry.substr(sp + 1);
+          found = found || iequals(rest.substr(0, rest.find(' ')), by);
+        });
+        if (found) return true;
       }
   return false;
 }

@@ -3,7 +3,7 @@
 // forwarding headers in (X-Forwarded-For, X-Real-IP, X-Forwarded-Proto, X-Forwarded-Host,
 // Via), client-sent forwarding headers ignored unless the peer is trusted.
 #pragma once
-#include <boost/beast/http/fields.hpp>
+#include "core/http/fields.h"
 #include <string>
 #include <vector>
 
@@ -14,20 +14,20 @@ namespace edge::http {
 struct ForwardingContext {
   IpAddr client;                 // the peer that connected to us
   bool client_trusted = false;   // the peer is in --trust-proxy: keep and extend its X-Forwarded-*
-  std::string proto = "http";    // what the client spoke to us
-  std::string via = "1.1 edge";  // our Via entry
+  std::string_view proto = "http";    // what the client spoke to us
+  std::string_view via = "1.1 edge";  // our Via entry (outlives the call)
 };
 
 // Removes hop-by-hop headers: the fixed list (RFC 9110 7.6.1) and any named in Connection,
 // except names whose removal would change framing or forwarding (Content-Length,
 // Transfer-Encoding, Host, X-Forwarded-*, Forwarded, Via). Keeps Upgrade when asked (WebSocket).
-void strip_hop_by_hop(boost::beast::http::fields& h, bool keep_upgrade);
+void strip_hop_by_hop(Fields& h, bool keep_upgrade);
 
 // Sets the forwarding headers for the backend.
-void add_forwarding(boost::beast::http::fields& h, const ForwardingContext& ctx);
+void add_forwarding(Fields& h, const ForwardingContext& ctx);
 
 // Whether a Via header already lists `by` as a receiving proxy (a loop, when `by` is this
 // process's own token).
-bool via_names(const boost::beast::http::fields& h, std::string_view by);
+bool via_names(const Fields& h, std::string_view by);
 
 }  // namespace edge::http

@@ -42,7 +42,7 @@ Refusal refuse(std::string details, std::string cause, unsigned status = 400) { 
 
 // absolute-form -> origin-form, Host from the authority. Returns a refusal when the target
 // is neither form.
-std::optional<Refusal> to_origin_form(bhttp::request_header<>& req) {
+std::optional<Refusal> to_origin_form(RequestHead& req) {
   const std::string_view target = req.target();
   if (!target.empty() && target.front() == '/') return std::nullopt;
   if (target == "*") {
@@ -65,7 +65,7 @@ std::optional<Refusal> to_origin_form(bhttp::request_header<>& req) {
 
 }  // namespace
 
-std::string framing_problem(const bhttp::fields& h) {
+std::string framing_problem(const Fields& h) {
   const bool has_cl = h.count(bhttp::field::content_length) > 0;
   const bool has_te = h.count(bhttp::field::transfer_encoding) > 0;
   if (has_cl && has_te) return "both Content-Length and Transfer-Encoding";
@@ -97,7 +97,7 @@ std::string framing_problem(const bhttp::fields& h) {
   return "";
 }
 
-std::optional<Refusal> normalize_request(bhttp::request_header<>& req) {
+std::optional<Refusal> normalize_request(RequestHead& req) {
   if (req.method() == bhttp::verb::connect) return refuse("CONNECT is not served by a reverse proxy", "connect_refused", 405);
   if (req.count(bhttp::field::host) > 1) return refuse("more than one Host header", "bad_host");
   if (auto r = to_origin_form(req)) return r;

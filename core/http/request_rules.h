@@ -2,7 +2,7 @@
 // that stop request smuggling and host confusion), and the one unambiguous form the next hop
 // gets: origin-form target, exactly one valid Host, at most one Content-Length value.
 #pragma once
-#include <boost/beast/http/message.hpp>
+#include "core/http/fields.h"
 #include <optional>
 #include <string>
 
@@ -21,9 +21,9 @@ struct Refusal {
 // line. Refused: CONNECT (405, a reverse proxy is no tunnel), a target that is neither
 // origin- nor absolute-form, no Host in HTTP/1.1, several Host lines, an invalid Host,
 // Transfer-Encoding on HTTP/1.0, and every ambiguous framing (framing_problem).
-std::optional<Refusal> normalize_request(boost::beast::http::request_header<>& req);
+std::optional<Refusal> normalize_request(RequestHead& req);
 
 // The framing checks alone: empty when the head frames its body one way only, else why not.
-std::string framing_problem(const boost::beast::http::fields& h);
+std::string framing_problem(const Fields& h);
 
 }  // namespace edge::http

@@ -46,14 +46,14 @@ bool BackendSet::healthy(const Backend& b) const {
          b.down_until.load(std::memory_order_relaxed) <= now_ticks();
 }
 
-std::vector<size_t> BackendSet::plan(const IpAddr& client) {
-  std::vector<size_t> up;
+void BackendSet::plan(const IpAddr& client, std::vector<size_t>& up) {
+  up.clear();
   for (size_t i = 0; i < backends_.size(); ++i)
     if (healthy(*backends_[i])) up.push_back(i);
   if (up.empty())
     for (size_t i = 0; i < backends_.size(); ++i)
       if (!backends_[i]->addresses.load()->empty()) up.push_back(i);
-  if (up.empty()) return up;
+  if (up.empty()) return;
   size_t first = 0;
   switch (balance_) {
     case Balance::round_robin: first = next_.fetch_add(1, std::memory_order_relaxed) % up.size(); break;
@@ -68,7 +68,6 @@ std::vector<size_t> BackendSet::plan(const IpAddr& client) {
     case Balance::hash_src: first = std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(client.bytes()), client.size())) % up.size(); break;
   }
   std::rotate(up.begin(), up.begin() + long(first), up.end());
-  return up;
 }
 
 Clock::time_point BackendSet::resolve_due(Clock::time_point now, const std::atomic<bool>& stop) {

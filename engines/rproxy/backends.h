@@ -42,7 +42,8 @@ class BackendSet {
   // other healthy ones (for a retry when a connect is refused). When none is healthy, every
   // backend whose name resolves, all the same (as nginx and HAProxy do): a backend that comes
   // back is served at once, not after its ejection ends. Empty: no name resolves.
-  std::vector<size_t> plan(const IpAddr& client);
+  // Written into `out` (cleared first), whose capacity the caller reuses.
+  void plan(const IpAddr& client, std::vector<size_t>& out);
   // A response, or a TCP connect: ends the failure count; an ejected backend is back (said on
   // stderr, counted).
   void succeeded(Backend& b);

@@ -9,7 +9,7 @@ using namespace edge;
 namespace bhttp = boost::beast::http;
 
 TEST_CASE("hop-by-hop headers go, including those Connection names, but not framing or forwarding ones") {
-  bhttp::fields h;
+  http::Fields h;
   h.set("Connection", "keep-alive, X-Custom, Content-Length, X-Forwarded-For");
   h.set("Keep-Alive", "timeout=5");
   h.set("X-Custom", "secret");
@@ -30,7 +30,7 @@ TEST_CASE("hop-by-hop headers go, including those Connection names, but not fram
 }
 
 TEST_CASE("forwarding headers: untrusted peers are overwritten, trusted ones extended") {
-  bhttp::fields h;
+  http::Fields h;
   h.set("Host", "site.test");
   h.set("X-Forwarded-For", "6.6.6.6");
   h.set("X-Real-IP", "6.6.6.6");
@@ -43,7 +43,7 @@ TEST_CASE("forwarding headers: untrusted peers are overwritten, trusted ones ext
   CHECK(h.count("Forwarded") == 0);
   CHECK(h["Via"] == "1.1 edge");
 
-  bhttp::fields t;
+  http::Fields t;
   t.set("Host", "site.test");
   t.insert("X-Forwarded-For", "203.0.113.1");
   t.insert("X-Forwarded-For", "198.51.100.2");
@@ -56,7 +56,7 @@ TEST_CASE("forwarding headers: untrusted peers are overwritten, trusted ones ext
 }
 
 TEST_CASE("Via names a proxy by its received-by word, whatever the case or the list") {
-  bhttp::fields h;
+  http::Fields h;
   h.insert("Via", "1.0 fred, 1.1 edge-3f9a2c1d");
   h.insert("Via", "HTTP/1.1 p.example:8080 (squid)");
   CHECK(http::via_names(h, "edge-3f9a2c1d"));

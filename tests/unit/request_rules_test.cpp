@@ -100,9 +100,9 @@ TEST_CASE("tokens and field values") {
 
 namespace {
 
-bhttp::request_header<> head(bhttp::verb m, std::string_view target, unsigned version,
+http::RequestHead head(bhttp::verb m, std::string_view target, unsigned version,
                              std::initializer_list<std::pair<const char*, const char*>> fields) {
-  bhttp::request_header<> h;
+  http::RequestHead h;
   h.method(m);
   h.target(target);
   h.version(version);
@@ -110,7 +110,7 @@ bhttp::request_header<> head(bhttp::verb m, std::string_view target, unsigned ve
   return h;
 }
 
-std::string refusal(bhttp::request_header<> h) {
+std::string refusal(http::RequestHead h) {
   auto r = http::normalize_request(h);
   return r ? std::to_string(r->status) + " " + r->cause + ": " + r->details : "";
 }
@@ -167,7 +167,7 @@ TEST_CASE("framing: one Content-Length value goes on; ambiguity is refused") {
 
 TEST_CASE("ambiguous framing is refused") {
   auto problem = [](std::initializer_list<std::pair<const char*, const char*>> fields) {
-    bhttp::fields h;
+    http::Fields h;
     for (auto& [k, v] : fields) h.insert(k, v);
     return http::framing_problem(h);
   };
