@@ -154,7 +154,8 @@ class Trace {
 
   TlsOptions tls_options() const {
     TlsOptions to;
-    to.host = o_.target.host;
+    // An IPv4-mapped literal is verified against the certificate's IPv4 address.
+    to.host = o_.target.address ? o_.target.address->str() : o_.target.host;
     to.host_is_ip = o_.target.host_is_literal;
     to.cafile = o_.cacert;
     to.alpn_http = o_.target.wants_http();
@@ -198,18 +199,20 @@ class Trace {
     // 2. dns: the name the packets go to first, the proxy's when one applies.
     const std::string host = proxy ? proxy->host : t.host;
     std::optional<IpAddr> addr;
-    if (auto literal = IpAddr::parse(host)) {
+    if (auto literal = proxy ? address_literal(host) : t.address) {
       if (o_.family && literal->family() != *o_.family) {
         add(fail(skipped("dns", ""), "nodata", host + " is an " + (literal->family() == Family::v4 ? "IPv4" : "IPv6") + " address but " +
                                                      (*o_.family == Family::v4 ? "-4" : "-6") + " was asked"));
         return;
       }
-      add(skipped("dns", host + " is an address literal"));
+      add(skipped("dns", host + " is an address literal" + (literal->str() != host && literal->family() == Family::v4
+                                                                ? " (IPv4-mapped: " + literal->str() + ")" : std::string())));
       addr = *literal;
     } else {
       DnsAnswer answer;
       LayerResult dns = probe_dns(host, o_.family, o_.timeout, answer);
       if (proxy) dns.evidence["resolving"] = "the proxy " + host;
+      else if (!t.idn.empty()) dns.evidence["idn"] = t.idn + " -> " + t.host;
       if (!add(std::move(dns))) return;
       // IPv4 first unless -6: the other family stays in the evidence.
       const bool v6 = o_.family == Family::v6 || (!o_.family && answer.v4.empty());
