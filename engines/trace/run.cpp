@@ -10,6 +10,7 @@
 
 #include "core/base/errors.h"
 #include "core/base/netns.h"
+#include "core/base/text.h"
 #include "core/out/json_text.h"
 #include "core/trace/causes.h"
 #include "core/trace/classify.h"
@@ -343,16 +344,17 @@ class Trace {
         else std::snprintf(buf, sizeof buf, "%.1fs", l.duration_ms / 1000);
         time = buf;
       }
+      // Summaries and details quote peers (Server headers, reasons, names): escaped for the terminal.
       std::string what = l.status == Status::not_run ? "not run" : l.status == Status::skipped ? "skipped: " + l.summary : l.summary;
-      std::printf("%s %-13s %7s  %s\n", mark.c_str(), l.name.c_str(), time.c_str(), what.c_str());
-      for (auto& d : l.details) std::printf("  %-13s %7s    %s\n", "", "", d.c_str());
+      std::printf("%s %-13s %7s  %s\n", mark.c_str(), l.name.c_str(), time.c_str(), printable(what).c_str());
+      for (auto& d : l.details) std::printf("  %-13s %7s    %s\n", "", "", printable(d).c_str());
     }
     if (!o_.capture.empty()) {
-      if (capture_note_.empty()) std::printf("capture: %ld packets written to %s\n", capture_packets_, o_.capture.c_str());
-      else std::printf("capture: %s\n", capture_note_.c_str());
+      if (capture_note_.empty()) std::printf("capture: %ld packets written to %s\n", capture_packets_, printable(o_.capture).c_str());
+      else std::printf("capture: %s\n", printable(capture_note_).c_str());
     }
     if (failed)
-      std::printf("%s %s: %s [%s, exit %d]\n", paint("\033[1;31m", "FAIL").c_str(), failed->name.c_str(), failed->summary.c_str(),
+      std::printf("%s %s: %s [%s, exit %d]\n", paint("\033[1;31m", "FAIL").c_str(), failed->name.c_str(), printable(failed->summary).c_str(),
                   failed->cause.c_str(), code);
     else
       std::printf("%s every layer passed (%.0fms)\n", paint("\033[1;32m", "OK").c_str(), total_ms_);

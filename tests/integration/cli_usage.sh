@@ -141,6 +141,22 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
     fi
   done
   EDGE=$EDGE_AS_ROOT
+  # A failed command prints nothing on stdout: not "[]" (no flows) nor a table header. Both as
+  # 'nobody' and as root without capabilities.
+  for who in nobody nocaps; do
+    if [ $who = nobody ]; then run=(setpriv --reuid=65534 --regid=65534 --clear-groups "$dir/edge")
+    else run=(setpriv --inh-caps=-all --bounding-set=-all "$dir/edge"); fi
+    for args in "list" "list --json" "list --json --sort bytes" "stats --json" "watch --json --timeout 1s"; do
+      rc=0
+      # shellcheck disable=SC2086
+      out=$("${run[@]}" conntrack $args 2>/dev/null) || rc=$?
+      if [ $rc -ne 3 ] || [ -n "$out" ]; then
+        echo "FAIL: $who: conntrack $args -> exit $rc, stdout '$out' (wanted exit 3, nothing)"; failures=$((failures + 1))
+      else
+        echo "ok: $who: conntrack $args -> 3, stdout empty"
+      fi
+    done
+  done
 fi
 
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
