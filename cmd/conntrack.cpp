@@ -149,8 +149,8 @@ void add_conntrack(CLI::App& app, Runner& runner) {
       "  edge conntrack watch --timeout 30s\n");
   add_filter_flags(watch, flags->watch);
   watch->add_option("--event", flags->events, "Events to show: new, update, destroy or all, comma-separated (default all)")->type_name("LIST");
-  watch->add_option("--count", flags->count, "Stop after N matching events")->type_name("N");
-  watch->add_option("--timeout", flags->timeout, "Stop after this long, e.g. 30s or 5m")->type_name("DUR");
+  watch->add_option("--count", flags->count, "Stop after N matching events (0: no limit, the default)")->type_name("N");
+  watch->add_option("--timeout", flags->timeout, "Stop after this long, e.g. 30s, 1.5m (0: no limit, the default)")->type_name("DUR");
   watch->add_option("--buffer", flags->buffer, "Kernel socket buffer for events, e.g. 8M (bigger loses fewer in bursts)")->type_name("SIZE");
 
   ct->callback([=, &runner] {
@@ -187,8 +187,11 @@ void add_conntrack(CLI::App& app, Runner& runner) {
         WatchOptions o;
         o.common = common_options(merge(flags->top, flags->watch));
         if (!flags->events.empty()) o.events = parse_or_usage("--event", flags->events, parse_event_mask(flags->events));
-        if (!flags->count.empty()) o.count = parse_or_usage("--count", flags->count, parse_count(flags->count));
-        if (!flags->timeout.empty()) o.timeout = parse_or_usage("--timeout", flags->timeout, parse_duration(flags->timeout));
+        // 0 is "no limit", as for list --limit: stop conditions, not deadlines.
+        if (!flags->count.empty())
+          if (auto n = parse_or_usage("--count", flags->count, parse_count(flags->count)); n > 0) o.count = n;
+        if (!flags->timeout.empty())
+          if (auto d = parse_or_usage("--timeout", flags->timeout, parse_duration(flags->timeout)); d.count() > 0) o.timeout = d;
         if (!flags->buffer.empty()) {
           auto b = parse_or_usage("--buffer", flags->buffer, parse_size(flags->buffer));
           if (b < 4096 || b > (1u << 30)) throw usage_error("--buffer", flags->buffer, "is out of range (4K-1G)");

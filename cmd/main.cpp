@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "cmd/commands.h"
 #include "core/base/errors.h"
+#include "core/base/text.h"
 
 namespace {
 
@@ -47,6 +49,45 @@ bool has_subcommand(const CLI::App& app, const std::string& name) {
   return false;
 }
 
+// The short usage of `edge`, `edge help` and `edge --bogus`: the commands and where to read on.
+std::string short_usage(const CLI::App& app) {
+  std::string s = "usage: edge COMMAND [FLAGS] [ARGS]\n\ncommands:\n";
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    std::string line = "  " + sub->get_name();
+    line.resize(13, ' ');
+    s += line + sub->get_description() + "\n";
+  }
+  s += "  help       A command's flags and examples: edge help COMMAND\n";
+  s += "\nRun 'edge COMMAND --help' for a command's flags and examples, 'edge --help' for all, 'man edge' for exit codes.\n";
+  return s;
+}
+
+// CLI11 2.1.2 lists unexpected arguments last to first; users read them in the order typed.
+std::string extras_in_order(const std::string& listed, int argc, char** argv) {
+  std::vector<std::string> words;
+  for (size_t at = 0; at < listed.size();) {
+    size_t sp = listed.find(' ', at);
+    if (sp == std::string::npos) sp = listed.size();
+    if (sp > at) words.push_back(listed.substr(at, sp - at));
+    at = sp + 1;
+  }
+  std::string out;
+  for (int i = 1; i < argc && !words.empty(); ++i) {
+    auto it = std::find(words.begin(), words.end(), argv[i]);
+    if (it == words.end()) continue;
+    out += (out.empty() ? "" : " ") + *it;
+    words.erase(it);
+  }
+  for (auto& w : words) out += (out.empty() ? "" : " ") + w;  // anything not found verbatim
+  return out;
+}
+
+// Every message main prints goes through printable(): CLI11 echoes arguments as typed.
+int usage_line(const std::string& msg) {
+  std::fprintf(stderr, "edge: %s\n", edge::printable(msg, edge::kMessageBytes).c_str());
+  return int(edge::Exit::usage);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -68,12 +109,38 @@ int main(int argc, char** argv) {
   edge::cmd::add_rproxy(app, runner);
   edge::cmd::add_planned(app, runner);
 
-  if (argc > 1 && argv[1][0] != '-' && !has_subcommand(app, argv[1])) {
-    std::string word = argv[1], near = nearest_command(app, word);
-    std::fprintf(stderr, "edge: unknown command '%s'; %s\n", word.c_str(),
-                 near.empty() ? "expected one of conntrack, nat, proxy, rproxy, trace" : ("did you mean '" + near + "'?").c_str());
+  auto unknown_command = [&](const std::string& word) {
+    const std::string near = nearest_command(app, word);
+    return usage_line("unknown command '" + word + "'; " +
+                      (near.empty() ? "run 'edge help' for the commands" : "did you mean '" + near + "'?"));
+  };
+  if (argc == 1) {
+    std::fputs(short_usage(app).c_str(), stderr);
     return int(edge::Exit::usage);
   }
+  const std::string first = argv[1];
+  // `edge help [COMMAND [SUBCOMMAND]]`, as git does: the short usage, or that command's --help.
+  std::vector<std::string> help_args;
+  if (first == "help") {
+    if (argc == 2 || (argc == 3 && std::strcmp(argv[2], "help") == 0)) {
+      std::fputs(short_usage(app).c_str(), stdout);
+      return 0;
+    }
+    if (!has_subcommand(app, argv[2])) return unknown_command(argv[2]);
+    help_args.push_back(argv[0]);
+    for (int i = 2; i < argc; ++i) help_args.push_back(argv[i]);
+    help_args.push_back("--help");
+  } else if (first[0] == '-' && first != "-h" && first != "--help" && first != "--help-all" && first != "--version") {
+    // No flag belongs to `edge` itself but these: a flag here means the command is missing.
+    usage_line("unknown flag '" + first + "'; a COMMAND comes first");
+    std::fputs(short_usage(app).c_str(), stderr);
+    return int(edge::Exit::usage);
+  } else if (first[0] != '-' && !has_subcommand(app, first)) {
+    return unknown_command(first);
+  }
+  std::vector<char*> args;
+  for (auto& a : help_args) args.push_back(a.data());
+  if (!help_args.empty()) argc = int(args.size()), argv = args.data();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -84,24 +151,30 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::string msg = e.what();
-    if (dynamic_cast<const CLI::ExtrasError*>(&e) || dynamic_cast<const CLI::RequiredError*>(&e)) {
+    if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
+      const auto colon = msg.find(": ");
+      const std::string listed = colon == std::string::npos ? std::string() : msg.substr(colon + 2);
+      const std::string ordered = extras_in_order(listed, argc, argv);
       // "The following argument was not expected: conntrak" -> suggest the nearest command.
+      const std::string near = ordered.find(' ') == std::string::npos ? nearest_command(app, ordered) : std::string();
+      if (!near.empty() && ordered != near) return usage_line("unknown command '" + ordered + "'; did you mean '" + near + "'?");
+      if (!listed.empty()) msg = msg.substr(0, colon) + ": " + ordered;
+    } else if (dynamic_cast<const CLI::RequiredError*>(&e)) {
       std::string word = msg.substr(msg.rfind(' ') + 1);
       std::string near = nearest_command(app, word);
       if (!near.empty() && word != near) msg = "unknown command '" + word + "'; did you mean '" + near + "'?";
     }
-    std::fprintf(stderr, "edge: %s\n", msg.c_str());
-    return int(edge::Exit::usage);
+    return usage_line(msg);
   }
   try {
     return runner ? runner() : int(edge::Exit::usage);
   } catch (const edge::Fatal& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "edge: %s\n", e.what());
+    std::fprintf(stderr, "edge: %s\n", e.what());  // Fatal made its text printable
     return int(e.code());
   } catch (const std::exception& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "edge: internal error: %s\n", e.what());
+    std::fprintf(stderr, "edge: internal error: %s\n", edge::printable(e.what(), edge::kMessageBytes).c_str());
     return int(edge::Exit::failed);
   }
 }

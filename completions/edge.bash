@@ -121,7 +121,13 @@ _edge() {
     local words=""
     case $cmd in
         "")
-            words='conntrack nat proxy rproxy trace -h --help --version' ;;
+            words='conntrack nat proxy rproxy trace help -h --help --version' ;;
+        help)
+            # edge help COMMAND [SUBCOMMAND]: prints that command's --help.
+            case $sub in
+                "") words='conntrack nat proxy rproxy trace' ;;
+                conntrack) words='list stats watch' ;;
+            esac ;;
         conntrack)
             case $sub in
                 "") words="list stats watch $_edge_filter_flags $_edge_list_flags" ;;

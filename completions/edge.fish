@@ -1,7 +1,7 @@
 # fish completion for edge(1). Hand-written (CLI11 has no completion generator);
 # tests/docs/check_docs.sh fails when a flag of `edge ... --help` is missing here.
 
-set -l edge_commands conntrack nat proxy rproxy trace
+set -l edge_commands conntrack nat proxy rproxy trace help
 set -l edge_ct_subcommands list stats watch
 
 # The word after the last comma of a comma-separated --event list, completed in place.
@@ -32,6 +32,10 @@ complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a nat -d '
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a proxy -d 'Forward proxy (not built yet)'
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a rproxy -d 'Reverse proxy: HTTP/1.1 or TCP to a pool of backends'
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a trace -d 'Which layer broke: one probe through every layer'
+complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a help -d "A command's flags and examples"
+# edge help COMMAND [SUBCOMMAND]
+complete -c edge -n "__fish_seen_subcommand_from help; and not __fish_seen_subcommand_from conntrack nat proxy rproxy trace" -a 'conntrack nat proxy rproxy trace'
+complete -c edge -n "__fish_seen_subcommand_from help; and __fish_seen_subcommand_from conntrack; and not __fish_seen_subcommand_from $edge_ct_subcommands" -a 'list stats watch'
 
 # edge nat | proxy (not built yet: only --help)
 complete -c edge -n "__fish_seen_subcommand_from nat proxy" -s h -l help -d 'Print help and exit'
@@ -72,7 +76,7 @@ set -l tr "__fish_seen_subcommand_from trace"
 complete -c edge -n $tr -s h -l help -d 'Print help and exit'
 complete -c edge -n $tr -s 4 -d 'Follow the IPv4 address'
 complete -c edge -n $tr -s 6 -d 'Follow the IPv6 address'
-complete -c edge -n $tr -l timeout -x -d 'Time allowed per layer, e.g. 2s (default 3s)'
+complete -c edge -n $tr -l timeout -x -d 'Time allowed per layer, 10ms-10m, e.g. 1.5s (default 3s)'
 complete -c edge -n $tr -l proxy -x -a none -d 'Proxy URL (http://HOST:PORT), or none'
 complete -c edge -n $tr -l cacert -r -F -d 'Trust this CA bundle instead of the system store'
 complete -c edge -n $tr -l netns -r -F -a '(__edge_netns)' -d 'Network namespace (name or path)'
@@ -119,6 +123,6 @@ complete -c edge -n $ct_stats -l top -x -d 'How many top sources to show (defaul
 
 # conntrack watch
 complete -c edge -n $ct_watch -l event -x -a '(__edge_events)' -d 'Events: new, update, destroy, all (comma-separated)'
-complete -c edge -n $ct_watch -l count -x -d 'Stop after N matching events'
-complete -c edge -n $ct_watch -l timeout -x -d 'Stop after this long, e.g. 30s'
+complete -c edge -n $ct_watch -l count -x -d 'Stop after N matching events (0: no limit)'
+complete -c edge -n $ct_watch -l timeout -x -d 'Stop after this long, e.g. 30s, 1.5m (0: no limit)'
 complete -c edge -n $ct_watch -l buffer -x -d 'Kernel socket buffer, e.g. 8M'

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache clang libclang-rt-14-dev
   libcli11-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libfmt-dev doctest-dev libpcap-dev libssl-dev
-  libnftables-dev libnetfilter-conntrack-dev libmnl-dev libc-ares-dev
+  libnftables-dev libnetfilter-conntrack-dev libmnl-dev libc-ares-dev libidn2-dev
   conntrack nftables iproute2 iputils-ping curl nginx-light socat iperf3 wrk haproxy procps python3 python3-websockets time
   tinyproxy-bin openssl
 )

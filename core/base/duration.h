@@ -1,5 +1,6 @@
-// Durations as users type them on the command line: "500ms", "30s", "5m", "2h", "1d", or
-// combinations ("1m30s"). A bare number means seconds, as in conntrack-tools and curl.
+// Durations as users type them on the command line: "500ms", "30s", "1.5s", "5m", "2h", "1d", or
+// combinations ("1m30s", each unit once, largest first). A bare number means seconds, as in
+// conntrack-tools and curl. Fractions are allowed down to a whole millisecond.
 #pragma once
 #include <chrono>
 #include <string>

@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/base/text.h"
+
 namespace edge {
 
 enum class Exit : int {
@@ -14,20 +16,29 @@ enum class Exit : int {
   environment = 4,  // the machine lacks something (no netfilter, not built yet, ...)
 };
 
+// How long a whole message may get; it is one line on a terminal.
+constexpr size_t kMessageBytes = 512;
+
 // Thrown by engines for failures the user must see; main prints "edge: <what>" and exits.
-// Only ever thrown before or outside async work, never across an event loop.
+// Only ever thrown before or outside async work, never across an event loop. Messages echo
+// user values and peers' bytes, so the text is made printable here, once for every message.
 class Fatal : public std::runtime_error {
  public:
-  Fatal(Exit code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  Fatal(Exit code, const std::string& what) : std::runtime_error(printable(what, kMessageBytes)), code_(code) {}
   Exit code() const { return code_; }
 
  private:
   Exit code_;
 };
 
+// How long an echoed value may get in a message before it is cut.
+constexpr size_t kShownValueBytes = 64;
+
 // A bad flag value: "--FLAG: 'VALUE' <problem>"; kept in one place so every message reads alike.
+// The value is the user's bytes: control characters are escaped (an echoed ESC must not drive
+// the terminal) and a long value is cut.
 inline Fatal usage_error(const std::string& flag, const std::string& value, const std::string& problem) {
-  return Fatal(Exit::usage, flag + ": '" + value + "' " + problem);
+  return Fatal(Exit::usage, flag + ": '" + printable(value, kShownValueBytes) + "' " + problem);
 }
 
 }  // namespace edge

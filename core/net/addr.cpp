@@ -137,8 +137,12 @@ Parsed<Endpoint> Endpoint::parse(std::string_view text) {
   constexpr const char* accepted = "is not HOST:PORT (expected e.g. 10.0.0.1:80, [2001:db8::1]:443, name:8080 or :8080)";
   Endpoint e;
   std::string_view host, port;
+  if (const auto scheme = text.find("://"); scheme != std::string_view::npos)
+    return std::string("is a URL; this flag takes HOST:PORT (e.g. 10.0.0.1:80), not a URL");
   if (!text.empty() && text.front() == '[') {
     auto close = text.find(']');
+    if (close != std::string_view::npos && (close + 1 == text.size() || text.substr(close + 1) == ":"))
+      return std::string("is missing the port (expected HOST:PORT, e.g. [2001:db8::1]:443)");
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
       return std::string(accepted);
     host = text.substr(1, close - 1);
@@ -148,6 +152,7 @@ Parsed<Endpoint> Endpoint::parse(std::string_view text) {
   } else {
     auto colon = text.rfind(':');
     if (colon == std::string_view::npos) {
+      if (!all_digits(text)) return std::string("is missing the port (expected HOST:PORT, e.g. 10.0.0.1:80 or name:8080)");
       port = text;  // "8080": port only
     } else {
       host = text.substr(0, colon);
@@ -156,6 +161,7 @@ Parsed<Endpoint> Endpoint::parse(std::string_view text) {
         return std::string("has an IPv6 host without brackets (write [2001:db8::1]:443)");
     }
   }
+  if (port.empty()) return std::string("is missing the port (expected HOST:PORT, e.g. 10.0.0.1:80 or name:8080)");
   auto p = parse_port(port);
   if (!p) return p.error();
   for (char c : host) {

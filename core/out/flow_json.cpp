@@ -1,7 +1,11 @@
 // JSON rendering of flows with Boost.JSON; each flow is built in a small arena, then serialized.
 #include "core/out/flow_json.h"
 
+#include <exception>
 #include <boost/json.hpp>
+
+#include "core/base/text.h"
+#include "core/out/flow_flags.h"
 
 namespace edge {
 namespace json = boost::json;
@@ -51,8 +55,7 @@ json::object flow_to_json(const Flow& f, json::storage_ptr sp) {
   if (f.snat) nat.emplace_back("snat");
   if (f.dnat) nat.emplace_back("dnat");
   o.emplace("nat", std::move(nat));
-  o.emplace("assured", f.assured);
-  o.emplace("unreplied", f.unreplied);
+  for (const FlowFlag& flag : kFlowFlags) o.emplace(flag.name, f.*flag.member);
   if (f.orig_counters && f.reply_counters) {
     json::object c(sp);
     c.emplace("orig", counters_json(*f.orig_counters, sp));
@@ -64,11 +67,14 @@ json::object flow_to_json(const Flow& f, json::storage_ptr sp) {
   return o;
 }
 
-JsonFlowWriter::JsonFlowWriter(std::FILE* out, Mode mode) : out_(out), mode_(mode) {
+JsonFlowWriter::JsonFlowWriter(std::FILE* out, Mode mode) : out_(out), mode_(mode), uncaught_(std::uncaught_exceptions()) {
   if (mode_ == Mode::array) buf_ += '[';
 }
 
 JsonFlowWriter::~JsonFlowWriter() {
+  // Unwinding: the command failed, and a failed command prints nothing more to stdout (not an
+  // empty "[]" that reads as "no flows"); what was already streamed stays an unclosed array.
+  if (std::uncaught_exceptions() > uncaught_) return;
   if (mode_ == Mode::array) buf_ += count_ ? "\n]\n" : "]\n";
   flush();
 }
@@ -79,7 +85,10 @@ void JsonFlowWriter::append(const json::object& o) {
   json::serializer sr;
   sr.reset(&o);
   char chunk[4096];
+  const size_t start = buf_.size();
   while (!sr.done()) buf_.append(sr.read(chunk, sizeof chunk));
+  // Strings may hold any bytes (an edge flow's origin comes over a socket): output is UTF-8.
+  if (!is_valid_utf8(std::string_view(buf_).substr(start))) buf_.replace(start, std::string::npos, valid_utf8(std::string_view(buf_).substr(start)));
   if (mode_ == Mode::lines) {
     buf_ += '\n';
     flush();  // events: each line is visible as it happens

@@ -16,7 +16,7 @@ class JsonFlowWriter {
  public:
   enum class Mode { array, lines };
   JsonFlowWriter(std::FILE* out, Mode mode);
-  ~JsonFlowWriter();  // closes the array and flushes
+  ~JsonFlowWriter();  // closes the array and flushes; when unwinding, writes nothing more
   void write(const Flow& f);
   // Writes an arbitrary object (events, notices) in the stream's framing.
   void write(const boost::json::object& o);
@@ -27,6 +27,7 @@ class JsonFlowWriter {
   std::FILE* out_;
   Mode mode_;
   size_t count_ = 0;
+  int uncaught_;  // exceptions in flight at construction: more at destruction means failure
   std::string buf_;
 };
 

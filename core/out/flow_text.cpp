@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "core/base/duration.h"
+#include "core/out/flow_flags.h"
 
 namespace edge {
 
@@ -83,7 +84,11 @@ void flow_cells(const Flow& f, bool with_counters, std::vector<std::string>& cel
     }
     i = 8;
   }
-  cells[i] = f.assured ? "assured" : f.unreplied ? "unreplied" : "";
+  for (const FlowFlag& flag : kFlowFlags) {
+    if (!(f.*flag.member)) continue;
+    if (!cells[i].empty()) cells[i] += ',';
+    cells[i] += flag.name;
+  }
 }
 
 }  // namespace edge

@@ -7,6 +7,8 @@
 #include <boost/json/value.hpp>
 #include <charconv>
 
+#include "core/base/text.h"
+
 namespace edge {
 
 std::string plain_json_numbers(std::string_view s) {
@@ -46,6 +48,8 @@ std::string plain_json_numbers(std::string_view s) {
   return out;
 }
 
-std::string json_text(const boost::json::value& v) { return plain_json_numbers(boost::json::serialize(v)); }
+// Boost.JSON copies string bytes as they are; a peer's header may be any bytes, and JSON is
+// UTF-8: invalid sequences become U+FFFD (they can only be inside strings).
+std::string json_text(const boost::json::value& v) { return valid_utf8(plain_json_numbers(boost::json::serialize(v))); }
 
 }  // namespace edge

@@ -1,6 +1,7 @@
 // JSON text for humans and scripts alike: Boost.JSON serializes, then every double it wrote
 // in exponent form (Boost always does: 0.5 -> 5E-1, 100 -> 1E2) is rewritten in plain decimal
 // (0.5, 100), so `"duration_ms":12.5` reads as it should in a terminal and in any parser.
+// The text is valid UTF-8 whatever bytes the strings held (invalid ones become U+FFFD).
 #pragma once
 #include <boost/json/fwd.hpp>
 #include <string>

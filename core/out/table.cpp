@@ -4,15 +4,20 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <exception>
 
 namespace edge {
 
 TableWriter::TableWriter(std::FILE* out, std::vector<Column> columns, size_t window)
-    : out_(out), columns_(std::move(columns)), widths_(columns_.size(), 0), window_(window), tty_(isatty(fileno(out)) == 1) {
+    : out_(out), columns_(std::move(columns)), widths_(columns_.size(), 0), window_(window), tty_(isatty(fileno(out)) == 1),
+      uncaught_(std::uncaught_exceptions()) {
   for (size_t i = 0; i < columns_.size(); ++i) widths_[i] = columns_[i].header.size();
 }
 
-TableWriter::~TableWriter() { flush(); }
+TableWriter::~TableWriter() {
+  if (std::uncaught_exceptions() > uncaught_) return;  // failed: no header over an empty table
+  flush();
+}
 
 void TableWriter::row(const std::vector<std::string>& cells) {
   ++rows_;

@@ -18,7 +18,7 @@ struct Column {
 class TableWriter {
  public:
   TableWriter(std::FILE* out, std::vector<Column> columns, size_t sizing_window = 128);
-  ~TableWriter();  // flushes
+  ~TableWriter();  // flushes; when unwinding (the command failed), writes nothing more
   TableWriter(const TableWriter&) = delete;
   TableWriter& operator=(const TableWriter&) = delete;
 
@@ -40,6 +40,7 @@ class TableWriter {
   size_t rows_ = 0;
   bool sized_ = false;
   bool tty_;
+  int uncaught_;
   std::string buf_;
 };
 

@@ -10,6 +10,7 @@
 
 #include "core/base/errors.h"
 #include "core/base/netns.h"
+#include "core/base/text.h"
 #include "core/out/json_text.h"
 #include "core/trace/causes.h"
 #include "core/trace/classify.h"
@@ -154,7 +155,8 @@ class Trace {
 
   TlsOptions tls_options() const {
     TlsOptions to;
-    to.host = o_.target.host;
+    // An IPv4-mapped literal is verified against the certificate's IPv4 address.
+    to.host = o_.target.address ? o_.target.address->str() : o_.target.host;
     to.host_is_ip = o_.target.host_is_literal;
     to.cafile = o_.cacert;
     to.alpn_http = o_.target.wants_http();
@@ -198,18 +200,20 @@ class Trace {
     // 2. dns: the name the packets go to first, the proxy's when one applies.
     const std::string host = proxy ? proxy->host : t.host;
     std::optional<IpAddr> addr;
-    if (auto literal = IpAddr::parse(host)) {
+    if (auto literal = proxy ? address_literal(host) : t.address) {
       if (o_.family && literal->family() != *o_.family) {
         add(fail(skipped("dns", ""), "nodata", host + " is an " + (literal->family() == Family::v4 ? "IPv4" : "IPv6") + " address but " +
                                                      (*o_.family == Family::v4 ? "-4" : "-6") + " was asked"));
         return;
       }
-      add(skipped("dns", host + " is an address literal"));
+      add(skipped("dns", host + " is an address literal" + (literal->str() != host && literal->family() == Family::v4
+                                                                ? " (IPv4-mapped: " + literal->str() + ")" : std::string())));
       addr = *literal;
     } else {
       DnsAnswer answer;
       LayerResult dns = probe_dns(host, o_.family, o_.timeout, answer);
       if (proxy) dns.evidence["resolving"] = "the proxy " + host;
+      else if (!t.idn.empty()) dns.evidence["idn"] = t.idn + " -> " + t.host;
       if (!add(std::move(dns))) return;
       // IPv4 first unless -6: the other family stays in the evidence.
       const bool v6 = o_.family == Family::v6 || (!o_.family && answer.v4.empty());
@@ -340,16 +344,17 @@ class Trace {
         else std::snprintf(buf, sizeof buf, "%.1fs", l.duration_ms / 1000);
         time = buf;
       }
+      // Summaries and details quote peers (Server headers, reasons, names): escaped for the terminal.
       std::string what = l.status == Status::not_run ? "not run" : l.status == Status::skipped ? "skipped: " + l.summary : l.summary;
-      std::printf("%s %-13s %7s  %s\n", mark.c_str(), l.name.c_str(), time.c_str(), what.c_str());
-      for (auto& d : l.details) std::printf("  %-13s %7s    %s\n", "", "", d.c_str());
+      std::printf("%s %-13s %7s  %s\n", mark.c_str(), l.name.c_str(), time.c_str(), printable(what).c_str());
+      for (auto& d : l.details) std::printf("  %-13s %7s    %s\n", "", "", printable(d).c_str());
     }
     if (!o_.capture.empty()) {
-      if (capture_note_.empty()) std::printf("capture: %ld packets written to %s\n", capture_packets_, o_.capture.c_str());
-      else std::printf("capture: %s\n", capture_note_.c_str());
+      if (capture_note_.empty()) std::printf("capture: %ld packets written to %s\n", capture_packets_, printable(o_.capture).c_str());
+      else std::printf("capture: %s\n", printable(capture_note_).c_str());
     }
     if (failed)
-      std::printf("%s %s: %s [%s, exit %d]\n", paint("\033[1;31m", "FAIL").c_str(), failed->name.c_str(), failed->summary.c_str(),
+      std::printf("%s %s: %s [%s, exit %d]\n", paint("\033[1;31m", "FAIL").c_str(), failed->name.c_str(), printable(failed->summary).c_str(),
                   failed->cause.c_str(), code);
     else
       std::printf("%s every layer passed (%.0fms)\n", paint("\033[1;32m", "OK").c_str(), total_ms_);

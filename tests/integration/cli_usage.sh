@@ -44,7 +44,7 @@ expect 2 "^edge: .*--limit" conntrack list --limit
 expect 2 "^edge: --sort: applies to 'edge conntrack list', not 'stats'" conntrack --sort bytes stats
 expect 2 "^edge: --reverse: applies to 'edge conntrack list', not 'watch'" conntrack --reverse watch
 expect 2 "^edge: --reverse: needs --sort FIELD" conntrack list --reverse
-expect 2 "^edge: TARGET: 'example.com' is not a target \(expected a URL" trace example.com
+expect 2 "^edge: TARGET: 'example.com' is missing the port \(a HOST:PORT target needs one; or write a URL" trace example.com
 expect 2 "^edge: TARGET: 'ftp://x/' has scheme 'ftp' \(expected http, https or tls\)" trace ftp://x/
 expect 2 "^edge: TARGET: 'http://h:70000/' port 70000 is out of range" trace http://h:70000/
 expect 2 "^edge: --timeout: '0s' is out of range" trace --timeout 0s http://h/
@@ -53,16 +53,71 @@ expect 2 "^edge: -4 and -6: choose one family" trace -4 -6 http://h/
 expect 2 "^edge: --cacert: '/nonexistent' is not a readable file" trace --cacert /nonexistent https://h/
 expect 2 "^edge: .*target" trace
 expect 2 "^edge: --to: '10.0.0.1:99999' port 99999 is out of range \(1-65535\)" rproxy --listen 8080 --to 10.0.0.1:99999
-expect 2 "^edge: --listen: 'x' is not a port" rproxy --listen x --to 127.0.0.1:1
+expect 2 "^edge: --listen: 'x' (is not a port|is missing the port)" rproxy --listen x --to 127.0.0.1:1
 expect 2 "^edge: --mode: 'udp' is not a mode \(expected http or tcp\)" rproxy --listen 8080 --to 127.0.0.1:1 --mode udp
 expect 2 "^edge: --lb: 'fastest' is not a balancing policy" rproxy --listen 8080 --to 127.0.0.1:1 --lb fastest
 expect 2 "^edge: --connect-timeout: 'soon' " rproxy --listen 8080 --to 127.0.0.1:1 --connect-timeout soon
 expect 2 "^edge: --trust-proxy: '10.0.0.0/40' " rproxy --listen 8080 --to 127.0.0.1:1 --trust-proxy 10.0.0.0/40
 expect 2 "^edge: --to is required|^edge: .*--to" rproxy --listen 8080
 expect 2 "^edge: --log-format: 'xml' is not a log format \(expected combined or json\)" rproxy --listen 8080 --to 127.0.0.1:1 --log-format xml
-expect 2 "^edge: --metrics: 'x' is not a port" rproxy --listen 8080 --to 127.0.0.1:1 --metrics x
+expect 2 "^edge: --metrics: 'x' (is not a port|is missing the port)" rproxy --listen 8080 --to 127.0.0.1:1 --metrics x
 expect 2 "^edge: --tls-key: .* needs --tls-cert" rproxy --listen 8080 --to 127.0.0.1:1 --tls-key k.pem
 expect 2 "^edge: --upstream-insecure: needs --upstream-tls" rproxy --listen 8080 --to 127.0.0.1:1 --upstream-insecure
+# Hostile input: control bytes in an echoed value are escaped, long values cut (one place).
+expect 2 "^edge: --src: '\\\\e\]0;x\\\\x07' is not a CIDR" conntrack list --src $'\e]0;x\a'
+expect 2 "^edge: --dport: 'a\\\\nb' is not a port" conntrack list --dport $'a\nb'
+expect 2 "^edge: --sort: 'x{64}\.\.\.\(3000 bytes\)' is not a sort field" conntrack list --sort "$(printf 'x%.0s' $(seq 3000))"
+expect 2 "^edge: TARGET: 'http://\\\\e\[2J/' " trace $'http://\e[2J/'
+expect 2 "^edge: The following argument was not expected: \\\\e\]0;t\\\\x07" trace http://h/ $'\e]0;t\a'
+# trace targets: one host rule, before anything is probed.
+expect 2 "^edge: TARGET: 'http://127.0.0.1%41:8080/' has a percent-encoded host name" trace http://127.0.0.1%41:8080/
+expect 2 "^edge: TARGET: 'http://localhost%00x:8080/' has a percent-encoded host name" trace http://localhost%00x:8080/
+expect 2 "^edge: TARGET: 'http://a\.\.b/' has an empty label" trace http://a..b/
+expect 2 "^edge: TARGET: '.*' has a host name label longer than 63 bytes" trace "http://$(printf 'a%.0s' $(seq 64)).test/"
+expect 2 "^edge: TARGET: '.*' has a host name longer than 253 bytes" trace "http://$(printf 'abcdefghi.%.0s' $(seq 26))test/"
+expect 2 "^edge: TARGET: 'http://127\.1/' looks like an IPv4 address" trace http://127.1/
+expect 2 "^edge: TARGET: 'tls://host' is missing the port" trace tls://host
+expect 2 "^edge: TARGET: 'host\.test' is missing the port" trace host.test
+expect 2 "^edge: TARGET: '.*' is not a valid international name" trace $'http://\xe2\x98\x83.example/'
+# Ports, URLs where HOST:PORT belongs, durations.
+expect 2 "^edge: --to: 'h' is missing the port" rproxy --listen 8080 --to h
+expect 2 "^edge: --to: 'http://h:80' is a URL; this flag takes HOST:PORT" rproxy --listen 8080 --to http://h:80
+expect 2 "^edge: --timeout: '1h1h' repeats or reorders unit 'h'" conntrack watch --timeout 1h1h
+expect 2 "^edge: --timeout: '1\.5ms' is finer than a millisecond" trace --timeout 1.5ms http://h/
+expect 2 "^edge: --timeout: '0' is out of range \(10ms-10m\)" trace --timeout 0 http://h/
+# Extra arguments in the order given; the bare command and unknown flags show the short usage.
+expect 2 "^edge: The following arguments were not expected: b c d$" trace http://h/ b c d
+expect 2 "^edge: The following arguments were not expected: x y$" conntrack list x y
+expect 2 "^edge: unknown command 'nope'; run 'edge help'" help nope
+
+# usage_check RC STREAM ARGS...: edge ARGS exits RC and prints the short usage on STREAM.
+usage_check() {
+  local want_rc=$1 stream=$2; shift 2
+  local out err rc=0 errfile
+  errfile=$(mktemp /tmp/edge-t-usage.XXXXXX)
+  out=$("$EDGE" "$@" 2>"$errfile") || rc=$?
+  err=$(cat "$errfile"); rm -f "$errfile"
+  local text=$out; [ "$stream" = stderr ] && text=$err
+  if [ "$rc" -ne "$want_rc" ] || ! grep -q "^usage: edge COMMAND" <<<"$text" || ! grep -q "edge COMMAND --help" <<<"$text" ||
+     ! grep -qE "^  trace +Which layer" <<<"$text" || ! grep -qE "^  conntrack " <<<"$text"; then
+    echo "FAIL: edge $* -> exit $rc, $stream: $text"; failures=$((failures + 1))
+  else
+    echo "ok: edge $* -> $rc, short usage on $stream"
+  fi
+}
+usage_check 2 stderr
+usage_check 2 stderr --bogus
+usage_check 0 stdout help
+grep -q "^edge: unknown flag '--bogus'" <<<"$("$EDGE" --bogus 2>&1)" || { echo "FAIL: edge --bogus does not name the flag"; failures=$((failures + 1)); }
+for path in trace "conntrack" "conntrack list" "conntrack watch" rproxy; do
+  # shellcheck disable=SC2086
+  if [ "$("$EDGE" help $path 2>&1)" = "$("$EDGE" $path --help 2>&1)" ] && "$EDGE" help $path >/dev/null 2>&1; then
+    echo "ok: edge help $path = edge $path --help, exit 0"
+  else
+    echo "FAIL: edge help $path differs from --help or failed"; failures=$((failures + 1))
+  fi
+done
+
 for cmd in nat proxy; do
   expect 4 "^edge: $cmd: not built yet" "$cmd"
 done
@@ -86,6 +141,22 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
     fi
   done
   EDGE=$EDGE_AS_ROOT
+  # A failed command prints nothing on stdout: not "[]" (no flows) nor a table header. Both as
+  # 'nobody' and as root without capabilities.
+  for who in nobody nocaps; do
+    if [ $who = nobody ]; then run=(setpriv --reuid=65534 --regid=65534 --clear-groups "$dir/edge")
+    else run=(setpriv --inh-caps=-all --bounding-set=-all "$dir/edge"); fi
+    for args in "list" "list --json" "list --json --sort bytes" "stats --json" "watch --json --timeout 1s"; do
+      rc=0
+      # shellcheck disable=SC2086
+      out=$("${run[@]}" conntrack $args 2>/dev/null) || rc=$?
+      if [ $rc -ne 3 ] || [ -n "$out" ]; then
+        echo "FAIL: $who: conntrack $args -> exit $rc, stdout '$out' (wanted exit 3, nothing)"; failures=$((failures + 1))
+      else
+        echo "ok: $who: conntrack $args -> 3, stdout empty"
+      fi
+    done
+  done
 fi
 
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }

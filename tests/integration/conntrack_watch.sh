@@ -44,6 +44,24 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ $ms -ge 900 ] && [ $ms -lt 5000 ] || fail "--timeout 1s took ${ms}ms"
 pass "--timeout 1s took ${ms}ms"
 
+# 0 is "no limit", as --help says, for both: --count 0 still runs until --timeout (1.5s, a
+# decimal), and --timeout 0 waits for the event --count asks for.
+start=$(date +%s%N)
+"$EDGE" conntrack watch --netns "$ns" -p sctp --count 0 --timeout 1.5s >/dev/null || fail "--count 0 --timeout 1.5s should exit 0"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ $ms -ge 1400 ] && [ $ms -lt 5000 ] || fail "--count 0 --timeout 1.5s took ${ms}ms"
+pass "--count 0 is no limit: ran ${ms}ms until --timeout 1.5s"
+out=$(tmpfile zero.txt)
+timeout 20 "$EDGE" conntrack watch --netns "$ns" -p udp --dport 5353 --event new --count 1 --timeout 0 >"$out" &
+pid=$!; _edge_t_pids+=($pid)
+wait_for 10 subscribed || fail "watch never subscribed"
+sleep 0.3
+kill -0 "$pid" 2>/dev/null || fail "--timeout 0 exited before any event: $(cat "$out")"
+in_ns conntrack -I -p udp -s 10.0.0.9 -d 10.0.0.10 --sport 5353 --dport 5353 -t 30 2>/dev/null
+wait "$pid" || fail "watch --timeout 0 exited $?"
+grep -q "10.0.0.9:5353" "$out" || fail "--timeout 0: no event printed: $(cat "$out")"
+pass "--timeout 0 is no limit: waited for the event"
+
 # Lost events are counted exactly: received + lost = inserted.
 n=400
 python3 -c "

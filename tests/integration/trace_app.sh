@@ -29,6 +29,10 @@ nft_in "$TS" 'chain in { type filter hook input priority 0; iifname "lo" tcp dpo
 # A server that accepts and never says a word: TLS and HTTP must time out, not hang.
 bg "$TS" socat TCP-LISTEN:8999,bind=10.99.2.2,fork,reuseaddr SYSTEM:'sleep 30'
 wait_for 10 tcp_listening "$TS" 8999 || fail "socat did not start"
+# A server whose head carries bytes that are not UTF-8 (obs-text) and a C1 control (CSI, U+009B).
+printf 'HTTP/1.1 200 OK \xc2\x9b2J\r\nServer: ev\xffil\xc2\x9b2J\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' >"$(tmpfile hostile.http)"
+bg "$TS" socat TCP-LISTEN:8998,bind=10.99.2.2,fork,reuseaddr SYSTEM:"cat $(tmpfile hostile.http); sleep 1"
+wait_for 10 tcp_listening "$TS" 8998 || fail "socat did not start"
 
 # tls: healthy, then each certificate problem, with the certificate described.
 expect_trace - ok 0 -- --cacert "$CA" https://www.test/
@@ -57,6 +61,16 @@ expect_trace http gateway_timeout 73 -- http://www.test:8504/
 evidence 'layer("http")["evidence"]["response"]["first_byte_ms"] >= 900'
 expect_trace http http_error 74 -- http://www.test:8404/missing
 expect_trace http timeout 75 -- --timeout 1s http://www.test:8999/
+
+# Whatever bytes a server sends, --json is valid UTF-8 JSON (expect_trace parses it strictly)
+# and the human output carries no raw control or invalid bytes.
+expect_trace - ok 0 -- http://www.test:8998/
+evidence 'layer("http")["evidence"]["response"]["headers"]["server"] == "ev\ufffdil\u009b2J"'
+human=$(ip netns exec "$TC" "$EDGE" trace http://www.test:8998/ || true)
+# Raw 0x9b (C1 CSI, UTF-8 c2 9b) or 0xff would reach the terminal; octal 233 and 377 in od -b.
+if od -An -b <<<"$human" | grep -qwE '233|377'; then fail "human trace output carries raw C1/invalid bytes: $human"; fi
+grep -qF 'ev\xffil\xc2\x9b2J' <<<"$human" || fail "human output does not show the escaped Server header: $human"
+pass "a server's invalid UTF-8 and C1 bytes: valid JSON, escaped human output"
 
 # proxy: tinyproxy in r, picked by --proxy or by the environment.
 tinyproxy_start "$TR" 10.99.1.1 3128

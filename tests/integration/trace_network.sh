@@ -31,6 +31,12 @@ evidence 'layer("http")["evidence"]["response"]["status"] == 200 and layer("http
 expect_trace - ok 0 -- -6 http://www.test:8080/
 evidence 'layer("tcp")["evidence"]["target"] == "[fd99:2::2]:8080"'
 expect_trace - ok 0 -- 10.99.2.2:8080
+# IPv4-mapped IPv6 is IPv4 for route, tcp and http (as for curl), not blamed on an IPv6 route.
+expect_trace - ok 0 -- http://[::ffff:10.99.2.2]:8080/
+evidence 'layer("route")["evidence"]["gateway"] == "10.99.1.1" and layer("tcp")["evidence"]["target"] == "10.99.2.2:8080"'
+evidence 'layer("http")["evidence"]["response"]["status"] == 200'
+expect_trace - ok 0 -- '[::ffff:10.99.2.2]:8080'
+evidence 'layer("tcp")["evidence"]["target"] == "10.99.2.2:8080"'
 evidence 'layer("dns")["status"] == "skipped" and layer("http")["status"] == "skipped"'
 
 # dns: the response code getaddrinfo hides.
@@ -117,13 +123,20 @@ evidence 'layer("http")["evidence"]["mtu"]["retry"] == {"bytes": 300000, "comple
 ip -n "$TR" link set r0 mtu 1500
 
 # A full conntrack table on the client: the SYN is dropped by this host's conntrack.
+# The fill is bounded in count (nf_conntrack_max is the host's, up to 4M entries) and in time.
 netns_track "$TC"
 max=$(cat /proc/sys/net/netfilter/nf_conntrack_max)
-python3 -c "
+if [ "$max" -gt 4194304 ]; then
+  [ "${EDGE_REQUIRE_NETNS:-0}" = 1 ] && fail "nf_conntrack_max=$max is too big to fill in a test (EDGE_REQUIRE_NETNS=1)"
+  echo "skip: conntrack_full scenario: nf_conntrack_max=$max is too big to fill in a test"
+else
+  python3 -c "
 for i in range($max):
     print(f'-I -p tcp -s 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255} -d 198.51.100.1 --sport 40000 --dport 443 --state ESTABLISHED -t 600 -u SEEN_REPLY,ASSURED')
 " >"$(tmpfile fill)"
-ip netns exec "$TC" conntrack -R "$(tmpfile fill)" >/dev/null 2>&1 || true
-expect_trace tcp conntrack_full 48 -- --timeout 1s 10.99.2.2:8080
-evidence 'layer("tcp")["evidence"]["conntrack_drops_during_probe"] >= 1'
-ip netns exec "$TC" conntrack -F >/dev/null 2>&1
+  rc=0; timeout 300 ip netns exec "$TC" conntrack -R "$(tmpfile fill)" >/dev/null 2>&1 || rc=$?
+  [ $rc -ne 124 ] || fail "filling the conntrack table took more than 300s"
+  expect_trace tcp conntrack_full 48 -- --timeout 1s 10.99.2.2:8080
+  evidence 'layer("tcp")["evidence"]["conntrack_drops_during_probe"] >= 1'
+  timeout 120 ip netns exec "$TC" conntrack -F >/dev/null 2>&1 || true
+fi

@@ -84,3 +84,19 @@ TEST_CASE("endpoints") {
   CHECK_FALSE(Endpoint::parse("bad host:80"));
   CHECK_FALSE(Endpoint::parse("host:"));
 }
+
+TEST_CASE("an endpoint without a port says the port is missing; a URL says it is not HOST:PORT") {
+  for (const char* bad : {"host:", "backend.local", "10.0.0.1", "10.0.0.1:", "[2001:db8::1]", "[2001:db8::1]:"}) {
+    CAPTURE(bad);
+    auto r = Endpoint::parse(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().find("is missing the port") == 0);
+  }
+  for (const char* url : {"http://h:80", "https://10.0.0.1:443/", "tcp://h:1"}) {
+    CAPTURE(url);
+    auto r = Endpoint::parse(url);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().find("takes HOST:PORT") != std::string::npos);
+    CHECK(r.error().find("not a URL") != std::string::npos);
+  }
+}

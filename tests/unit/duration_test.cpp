@@ -18,10 +18,32 @@ TEST_CASE("durations parse with units and combinations") {
   CHECK(*parse_duration("1d") == 24h);
   CHECK(*parse_duration("1m30s") == 90s);
   CHECK(*parse_duration("0s") == 0ms);
+  CHECK(*parse_duration("1h2m3s4ms") == 3723004ms);
+}
+
+TEST_CASE("durations accept decimals down to a millisecond") {
+  CHECK(*parse_duration("1.5s") == 1500ms);
+  CHECK(*parse_duration("1.5") == 1500ms);
+  CHECK(*parse_duration("0.25m") == 15s);
+  CHECK(*parse_duration("1.5h30s") == 5430s);
+  CHECK(*parse_duration("0.001s") == 1ms);
+  CHECK(*parse_duration("2.0ms") == 2ms);
+  CHECK(parse_duration("1.5ms").error().find("finer than a millisecond") != std::string::npos);
+  CHECK(parse_duration("0.0001s").error().find("finer than a millisecond") != std::string::npos);
+  CHECK_FALSE(parse_duration("0.1234567891s"));  // more decimals than any unit needs
+}
+
+TEST_CASE("a unit may appear once, largest first") {
+  for (const char* bad : {"1h1h", "1s1s", "30s5m", "1ms1s", "1m1m30s", "5d1d"}) {
+    CAPTURE(bad);
+    auto r = parse_duration(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().find("each unit once") != std::string::npos);
+  }
 }
 
 TEST_CASE("bad durations are refused with what is accepted") {
-  for (const char* bad : {"", "s", "5x", "-1s", "1.5s", "5 s", "5s3", "3 5", "99999999999999999999d"}) {
+  for (const char* bad : {"", "s", "5x", "-1s", "1.s", ".5s", "1..5s", "1.5.5s", "5 s", "5s3", "3 5", "1.5 ", "99999999999999999999d", "999999999999.9d"}) {
     CAPTURE(bad);
     auto r = parse_duration(bad);
     REQUIRE_FALSE(r);

@@ -7,6 +7,11 @@
 #include "core/out/flow_json.h"
 #include "core/out/flow_text.h"
 #include "core/out/json_text.h"
+#include "core/out/table.h"
+#include "core/base/text.h"
+
+#include <cstdio>
+#include <stdexcept>
 
 using namespace edge;
 namespace json = boost::json;
@@ -72,4 +77,82 @@ TEST_CASE("JSON numbers print in plain decimal, strings untouched") {
         R"({"a":100,"b":0.5,"c":3011.19,"d":0,"e":-2.5,"f":12})");
   CHECK(plain_json_numbers(R"({"s":"1E2 \" 5E-1","n":[1E-2]})") == R"({"s":"1E2 \" 5E-1","n":[0.01]})");
   CHECK(json_text(json::value{{"x", 0.25}}) == R"({"x":0.25})");
+}
+
+TEST_CASE("the table's FLAGS column and the JSON agree on every flag combination") {
+  for (int bits = 0; bits < 4; ++bits) {
+    Flow f;
+    f.proto = IPPROTO_TCP;
+    f.state = "SYN_SENT";
+    f.assured = bits & 1;
+    f.unreplied = bits & 2;
+    CAPTURE(bits);
+    std::vector<std::string> cells;
+    flow_cells(f, false, cells);
+    const std::string table_flags = cells.back();
+    json::value v = flow_to_json(f, {});
+    std::string json_flags;
+    for (const char* name : {"assured", "unreplied"})
+      if (v.at(name).as_bool()) json_flags += (json_flags.empty() ? "" : ",") + std::string(name);
+    CHECK(table_flags == json_flags);
+  }
+  Flow both;
+  both.assured = both.unreplied = true;
+  std::vector<std::string> cells;
+  flow_cells(both, true, cells);
+  CHECK(cells.back() == "assured,unreplied");
+}
+
+TEST_CASE("JSON output is valid UTF-8 whatever bytes its strings held") {
+  json::object o{{"server", "nginx\xff\xfe"}, {"reason", std::string("OK\0\x1b", 4)}, {"ok", "b\xc3\xbc" "cher"}};
+  const std::string text = json_text(o);
+  CHECK(is_valid_utf8(text));
+  json::value back = json::parse(text);
+  CHECK(back.at("server") == "nginx\xEF\xBF\xBD\xEF\xBF\xBD");
+  CHECK(std::string(back.at("reason").as_string()) == std::string("OK\0\x1b", 4));  // control bytes escaped by Boost.JSON
+  CHECK(back.at("ok") == "b\xc3\xbc" "cher");
+}
+
+TEST_CASE("a JSON flow stream closes only when the command succeeds") {
+  auto written = [](bool fail) {
+    std::FILE* f = std::tmpfile();
+    try {
+      JsonFlowWriter w(f, JsonFlowWriter::Mode::array);
+      if (fail) throw std::runtime_error("needs CAP_NET_ADMIN");
+    } catch (const std::runtime_error&) {
+    }
+    std::fflush(f);
+    std::rewind(f);
+    char buf[64] = {};
+    const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    return std::string(buf, n);
+  };
+  CHECK(written(false) == "[]\n");
+  CHECK(written(true) == "");  // not "[]": that would read as "no flows"
+  std::FILE* f = std::tmpfile();
+  {
+    JsonFlowWriter w(f, JsonFlowWriter::Mode::array);
+    Flow odd;
+    odd.origin = "edge:\xff:1";
+    w.write(odd);
+  }
+  std::rewind(f);
+  std::string text;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+  std::fclose(f);
+  CHECK(is_valid_utf8(text));
+  CHECK(json::parse(text).as_array().at(0).at("origin") == "edge:\xEF\xBF\xBD:1");
+}
+
+TEST_CASE("a failed table prints no header") {
+  std::FILE* f = std::tmpfile();
+  try {
+    TableWriter t(f, flow_columns(false));
+    throw std::runtime_error("needs CAP_NET_ADMIN");
+  } catch (const std::runtime_error&) {
+  }
+  CHECK(std::ftell(f) == 0);
+  std::fclose(f);
 }

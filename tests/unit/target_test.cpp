@@ -47,12 +47,106 @@ TEST_CASE("tls:// and HOST:PORT targets need a port") {
 }
 
 TEST_CASE("bad targets say what is accepted") {
-  for (const char* bad : {"", "example.com", "ftp://example.com/", "http://", "https://host:70000/", "tls://host", "host:0", "http://[zz]/"}) {
+  for (const char* bad : {"", "example.com", "ftp://example.com/", "http://", "https://host:70000/", "tls://host", "host:0", "http://[zz]/", "http://[v7.x]/", "http://h:99999999999/"}) {
     CAPTURE(bad);
     auto r = parse_target(bad);
     CHECK_FALSE(r.has_value());
   }
   CHECK(parse_target("ftp://x/").error().find("expected http, https or tls") != std::string::npos);
+}
+
+TEST_CASE("IPv4-mapped IPv6 literals are IPv4 for every layer") {
+  for (const char* text : {"http://[::ffff:127.0.0.1]:8080/", "[::ffff:127.0.0.1]:8080", "tls://[::FFFF:7f00:1]:8080",
+                           "https://[0:0:0:0:0:ffff:127.0.0.1]:8080/"}) {
+    CAPTURE(text);
+    auto t = parse_target(text);
+    REQUIRE(t);
+    REQUIRE(t->address);
+    CHECK(t->address->family() == Family::v4);
+    CHECK(t->address->str() == "127.0.0.1");
+    CHECK(t->host_is_literal);
+  }
+  // The Host header keeps what was typed, as curl sends it.
+  CHECK(parse_target("http://[::ffff:127.0.0.1]:8080/")->authority() == "[::ffff:127.0.0.1]:8080");
+  // Plain IPv6 stays IPv6; so do the other ::ffff forms that are not mapped addresses.
+  CHECK(parse_target("http://[fd99:2::2]/")->address->family() == Family::v6);
+  CHECK(parse_target("http://[::ffff:0:127.0.0.1]/")->address->family() == Family::v6);
+  CHECK(parse_target("http://[64:ff9b::127.0.0.1]/")->address->family() == Family::v6);
+  CHECK(address_literal("::ffff:10.0.0.1")->str() == "10.0.0.1");
+  CHECK(address_literal("10.0.0.1")->str() == "10.0.0.1");
+  CHECK_FALSE(address_literal("example.com"));
+  CHECK_FALSE(parse_target("http://www.test/")->address);
+}
+
+TEST_CASE("percent-encoded and NUL bytes in a host are refused, not decoded") {
+  for (const char* bad : {"http://127.0.0.1%41:8080/", "http://localhost%00x:8080/", "https://%65xample.com/",
+                          "http://exa%2Emple.com/", "http://a%0d%0aHost:x/", "tls://host%41:443", "host%00:80"}) {
+    const std::string text = bad;
+    CAPTURE(text);
+    auto r = parse_target(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().find("percent-encoded") != std::string::npos);
+  }
+  // Percent-encoding stays allowed where it belongs: the path and query.
+  CHECK(parse_target("http://h.test/a%20b?q=%41")->path == "/a%20b?q=%41");
+}
+
+TEST_CASE("malformed host names are refused before any DNS") {
+  const std::string label63(63, 'a'), label64(64, 'a');
+  std::string name253, name254;
+  while (name253.size() < 253) name253 += (name253.empty() ? "" : ".") + std::string(std::min<size_t>(63, 253 - name253.size() - (name253.empty() ? 0 : 1)), 'b');
+  REQUIRE(name253.size() == 253);
+  name254 = name253.substr(0, 252) + ".c";
+  CHECK(parse_target("http://" + label63 + ".test/"));
+  CHECK(parse_target("http://" + name253 + "/"));
+  CHECK(parse_target("http://" + name253 + "./"));  // the root dot does not count
+  CHECK(parse_target("https://example.com./")->host == "example.com.");
+  CHECK(parse_target("http://_srv.example/"));
+  struct Bad {
+    std::string text, why;
+  };
+  const Bad bad[] = {
+      {"http://a..b/", "empty label"},
+      {"http://.a/", "empty label"},
+      {"http://a.b../", "empty label"},
+      {"a..b:80", "empty label"},
+      {"tls://a..b:443", "empty label"},
+      {"http://" + label64 + ".test/", "longer than 63"},
+      {label64 + ":80", "longer than 63"},
+      {"http://" + name254 + "/", "longer than 253"},
+      {"http://-a.test/", "starts or ends with '-'"},
+      {"http://a-.test/", "starts or ends with '-'"},
+      {"http://a!b.test/", "cannot be in a host name ('!')"},
+      {"http://127.1/", "looks like an IPv4 address"},
+      {"http://1.2.3.4.5/", "looks like an IPv4 address"},
+      {"http://0x7f.1/", "looks like an IPv4 address"},
+      {"http://4294967295/", "looks like an IPv4 address"},
+      {"http://h:/", "missing the port"},
+      {"tls://host", "missing the port"},
+      {"host.test", "missing the port"},
+  };
+  for (const auto& b : bad) {
+    CAPTURE(b.text);
+    auto r = parse_target(b.text);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().find(b.why) != std::string::npos);
+  }
+}
+
+TEST_CASE("international names become punycode or are refused with the reason") {
+  auto t = parse_target("http://b\xc3\xbc" "cher.example/");
+  REQUIRE(t);
+  CHECK(t->host == "xn--bcher-kva.example");
+  CHECK(t->idn == "b\xc3\xbc" "cher.example");
+  CHECK(t->authority() == "xn--bcher-kva.example");
+  CHECK(parse_target("tls://b\xc3\xbc" "cher.example:465")->host == "xn--bcher-kva.example");
+  CHECK(parse_target("B\xc3\x9c" "CHER.example:80")->host == "xn--bcher-kva.example");  // case-folded
+  auto snowman = parse_target("http://\xe2\x98\x83.example/");  // not allowed in IDNA2008
+  REQUIRE_FALSE(snowman);
+  CHECK(snowman.error().find("not a valid international name") != std::string::npos);
+  auto broken = parse_target("http://b\xff\xfe" "cher.example/");  // not UTF-8
+  REQUIRE_FALSE(broken);
+  CHECK(broken.error().find("international name") != std::string::npos);
 }
 
 TEST_CASE("error queue: an ICMP port-unreachable from a router") {
