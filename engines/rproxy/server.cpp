@@ -219,10 +219,15 @@ asio::awaitable<std::tuple<beast::error_code, size_t>> read_body_piece(Stream& i
   body.data = buf.data();
   body.size = buf.size();
   beast::error_code ec;
+  // put() stops after each element (a chunk header, say): go on while it makes progress and
+  // no body byte has come out, or a chunk already buffered would wait for the next read.
   const auto parse = [&] {
-    const size_t used = p.put(in_buf.data(), ec);
-    in_buf.consume(used);
-    if (ec == bhttp::error::need_more || ec == bhttp::error::need_buffer) ec = {};
+    while (in_buf.size() > 0 && !p.is_done() && body.size == buf.size()) {
+      const size_t used = p.put(in_buf.data(), ec);
+      in_buf.consume(used);
+      if (ec == bhttp::error::need_more || ec == bhttp::error::need_buffer) ec = {};
+      if (ec || used == 0) return;
+    }
   };
   if (in_buf.size() > 0) parse();
   if (!ec && body.size == buf.size() && !p.is_done()) {

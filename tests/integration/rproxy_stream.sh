@@ -18,7 +18,7 @@ bg "$ns" "$EDGE" rproxy --listen 127.0.0.1:19400 --to 127.0.0.1:19401 --threads 
 RP=$BG_PID
 wait_for 10 tcp_listening "$ns" 19400 || fail "edge rproxy: $(cat "$BG_LOG")"
 
-# A 1 GiB chunked upload: every byte reaches the backend (it counts them), through a 16 KiB
+# A 1 GiB chunked upload: every byte reaches the backend (it counts them), through a 64 KiB
 # buffer, so the proxy's peak memory stays small.
 out=$(head -c $((1 << 30)) /dev/zero | in_ns curl -s --max-time 120 -X POST -T - http://127.0.0.1:19400/count)
 [ "$out" = "got $((1 << 30))" ] || fail "1 GiB upload: backend says '$out'"
