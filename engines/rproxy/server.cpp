@@ -602,263 +602,263 @@ asio::awaitable<void> serve_connection(ClientConn& c, Worker& w) {
       client.expires_after(o.header_timeout);
     }
     {
-    struct Done {  // the exchange ends with the call, however it returns
-      std::optional<Exchange>& x;
-      ~Done() { x.reset(); }
-    } done{c.exchange};
-    Exchange& x = c.exchange.emplace(c.plan);
-    RequestParser& req_p = x.req_p;
-    req_p.header_limit(kMaxHead);
-    req_p.body_limit(boost::none);  // bodies stream through; no size is buffered
-    // The raw head first, to refuse what a parser would quietly repair; then Beast parses it
-    // from the same buffer.
-    auto [ec, n, problem] = co_await read_raw_head(client, cbuf);
-    if (problem) {
-      // Not HTTP/1.x, or what a parser would quietly repair: answered at once, then closed.
-      const ProxyError err{problem.status, "http_request_error", "malformed request: " + problem.what};
-      co_await send_error(client, err, false, 11);
-      log_line(sh, peer, false, err.status, 0, "", first && cbuf.size() && static_cast<const char*>(cbuf.data().data())[0] == 0x16 ? "tls_to_plain_port@header" : "bad_request@header");
-      goto close;
-    }
-    if (!ec) {
-      // The whole head is buffered: parse it here, with no I/O round trip.
-      const size_t used = req_p.put(asio::buffer(cbuf.data().data(), n), ec);
-      cbuf.consume(used);
-      if (!ec && !req_p.is_header_done()) ec = bhttp::error::partial_message;
-    }
-    const auto start = Clock::now();
-    if (ec) {
-      // The client left, or went quiet (between requests, or mid-head as a slowloris): close.
-      if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::connection_reset) goto close;
-      // Named, not a braced temporary in the co_await: g++ 12 destroys such temporaries twice.
-      const ProxyError err = ec == bhttp::error::header_limit ? ProxyError{431, "http_request_error", "request header block over 64 KiB"}
-                                                              : ProxyError{400, "http_request_error", "malformed request: " + ec.message()};
-      co_await send_error(client, err, false, 11);
-      log_line(sh, peer, false, err.status, 0, "", err.status == 431 ? "header_too_large@header" : "bad_request@header");
-      goto close;
-    }
-    first = false;
-    auto& req = req_p.get();
-    if (std::distance(req.begin(), req.end()) > 100) {
-      const ProxyError err{431, "http_request_error", "more than 100 header fields"};
-      co_await send_error(client, err, false, req.version());
-      log_line(sh, peer, false, 431, 0, "", "too_many_fields@header");
-      goto close;
-    }
-    if (auto refusal = http::normalize_request(req)) {
-      const ProxyError err{refusal->status, "http_request_error", refusal->details};
-      co_await send_error(client, err, false, req.version());
-      log_line(sh, peer, false, err.status, 0, "", refusal->cause + "@header");
-      goto close;
-    }
-    if (http::via_names(req, sh.via_by)) {
-      // This request has been through this very process: --to points back at the proxy
-      // (directly or through other proxies). Answered here at the first repeat.
-      const ProxyError err{508, "proxy_loop_detected", "the request has already passed through this proxy (" + sh.via_by + ")"};
-      co_await send_error(client, err, false, req.version());
-      log_line(sh, peer, false, err.status, 0, "", "loop@header");
-      goto close;
-    }
-    const bool client_keep = req.keep_alive() && !sh.draining;
-    const std::string& method = c.method.assign(req.method_string());
-    const std::string& target = c.target.assign(req.target());
-    const std::string& agent = c.agent.assign(req[bhttp::field::user_agent]);
-    const bool head_request = req.method() == bhttp::verb::head;
-    const bool has_body = req_p.content_length().value_or(0) > 0 || req_p.chunked();
-    if (beast::iequals(req[bhttp::field::expect], "100-continue")) {
-      // Answered here, as nginx does: the client sends its body at once, the backend never
-      // waits on an expectation the proxy would have to relay mid-request.
-      req.erase(bhttp::field::expect);
-      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      client.expires_after(o.idle_timeout);
-      auto [cec, cn] = co_await asio::async_write(client, asio::buffer(kContinue), nothrow);
-      if (cec) goto close;
-    }
-    // An Upgrade the client asks for (WebSocket, h2c, ...) is passed on; after a 101 the
-    // connection becomes a byte tunnel.
-    const bool upgrade = req.count(bhttp::field::upgrade) > 0 && beast::http::token_list(req[bhttp::field::connection]).exists("upgrade");
-    const std::string upgrade_to(upgrade ? req[bhttp::field::upgrade] : beast::string_view());
-    http::strip_hop_by_hop(req, upgrade);
-    http::add_forwarding(req, {peer, trusted, client.tls() ? "https" : "http", sh.via});
-    for (const auto& [name, value] : o.request_headers) req.set(name, value);
-    if (upgrade) req.set(bhttp::field::connection, "upgrade");
-    else req.keep_alive(true);
-
-    // A backend: the balancer's pick, then the others while connects are refused.
-    Pick& pick = x.pick;
-    sh.backends.plan(peer, pick.plan);
-    co_await pick_next(sh, pool, pick);
-    std::unique_ptr<Upstream>& up = pick.up;
-    Backend*& backend = pick.backend;
-    const size_t& backend_index = pick.index;
-    bool& reused = pick.reused;
-    const ProxyError& failure = pick.failure;
-    const double connect_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-    auto log = [&](unsigned status, uint64_t bytes, const std::string& cause, double first_byte_ms) {
-      const double total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-      sh.metrics.request(backend ? int(backend_index) : -1, status, total_ms / 1000);
-      if (!sh.log.on()) return;
-      sh.log.write({.client = peer, .method = method, .target = target, .version = req.version(), .status = status, .bytes = bytes,
-                    .user_agent = agent, .backend = backend ? std::string_view(backend->name) : std::string_view(), .connect_ms = connect_ms,
-                    .first_byte_ms = first_byte_ms, .total_ms = total_ms, .cause = cause});
-    };
-    if (!up) {
-      if (pick.plan.empty()) pick.failure.detail = "no healthy backend: no backend name resolves";
-      co_await send_error(client, failure, client_keep && !has_body, req.version());
-      log(failure.status, 0, std::string(failure.error) + "@connect", 0);
-      if (client_keep && !has_body) goto next;
-      goto close;
-    }
-    set_backend(flow, *up);
-    struct Active {  // the backend's in-flight count follows the request (and its retries)
-      Backend* b = nullptr;
-      void set(Backend* n) {
-        if (b) --b->active;
-        if ((b = n)) ++b->active;
+      struct Done {  // the exchange ends with the request, however it ends
+        std::optional<Exchange>& x;
+        ~Done() { x.reset(); }
+      } done{c.exchange};
+      Exchange& x = c.exchange.emplace(c.plan);
+      RequestParser& req_p = x.req_p;
+      req_p.header_limit(kMaxHead);
+      req_p.body_limit(boost::none);  // bodies stream through; no size is buffered
+      // The raw head first, to refuse what a parser would quietly repair; then Beast parses it
+      // from the same buffer.
+      auto [ec, n, problem] = co_await read_raw_head(client, cbuf);
+      if (problem) {
+        // Not HTTP/1.x, or what a parser would quietly repair: answered at once, then closed.
+        const ProxyError err{problem.status, "http_request_error", "malformed request: " + problem.what};
+        co_await send_error(client, err, false, 11);
+        log_line(sh, peer, false, err.status, 0, "", first && cbuf.size() && static_cast<const char*>(cbuf.data().data())[0] == 0x16 ? "tls_to_plain_port@header" : "bad_request@header");
+        goto close;
       }
-      ~Active() { set(nullptr); }
-    } active;
-    active.set(backend);
-    // GET, HEAD and the like without a body may be sent again elsewhere when a backend dies
-    // before any response byte (nginx's proxy_next_upstream error): the client never sees the
-    // failure. Never a POST, never a request with a body.
-    const bool idempotent = !has_body && (req.method() == bhttp::verb::get || req.method() == bhttp::verb::head ||
-                                          req.method() == bhttp::verb::options || req.method() == bhttp::verb::trace ||
-                                          req.method() == bhttp::verb::put || req.method() == bhttp::verb::delete_);
+      if (!ec) {
+        // The whole head is buffered: parse it here, with no I/O round trip.
+        const size_t used = req_p.put(asio::buffer(cbuf.data().data(), n), ec);
+        cbuf.consume(used);
+        if (!ec && !req_p.is_header_done()) ec = bhttp::error::partial_message;
+      }
+      const auto start = Clock::now();
+      if (ec) {
+        // The client left, or went quiet (between requests, or mid-head as a slowloris): close.
+        if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::connection_reset) goto close;
+        // Named, not a braced temporary in the co_await: g++ 12 destroys such temporaries twice.
+        const ProxyError err = ec == bhttp::error::header_limit ? ProxyError{431, "http_request_error", "request header block over 64 KiB"}
+                                                                : ProxyError{400, "http_request_error", "malformed request: " + ec.message()};
+        co_await send_error(client, err, false, 11);
+        log_line(sh, peer, false, err.status, 0, "", err.status == 431 ? "header_too_large@header" : "bad_request@header");
+        goto close;
+      }
+      first = false;
+      auto& req = req_p.get();
+      if (std::distance(req.begin(), req.end()) > 100) {
+        const ProxyError err{431, "http_request_error", "more than 100 header fields"};
+        co_await send_error(client, err, false, req.version());
+        log_line(sh, peer, false, 431, 0, "", "too_many_fields@header");
+        goto close;
+      }
+      if (auto refusal = http::normalize_request(req)) {
+        const ProxyError err{refusal->status, "http_request_error", refusal->details};
+        co_await send_error(client, err, false, req.version());
+        log_line(sh, peer, false, err.status, 0, "", refusal->cause + "@header");
+        goto close;
+      }
+      if (http::via_names(req, sh.via_by)) {
+        // This request has been through this very process: --to points back at the proxy
+        // (directly or through other proxies). Answered here at the first repeat.
+        const ProxyError err{508, "proxy_loop_detected", "the request has already passed through this proxy (" + sh.via_by + ")"};
+        co_await send_error(client, err, false, req.version());
+        log_line(sh, peer, false, err.status, 0, "", "loop@header");
+        goto close;
+      }
+      const bool client_keep = req.keep_alive() && !sh.draining;
+      const std::string& method = c.method.assign(req.method_string());
+      const std::string& target = c.target.assign(req.target());
+      const std::string& agent = c.agent.assign(req[bhttp::field::user_agent]);
+      const bool head_request = req.method() == bhttp::verb::head;
+      const bool has_body = req_p.content_length().value_or(0) > 0 || req_p.chunked();
+      if (beast::iequals(req[bhttp::field::expect], "100-continue")) {
+        // Answered here, as nginx does: the client sends its body at once, the backend never
+        // waits on an expectation the proxy would have to relay mid-request.
+        req.erase(bhttp::field::expect);
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        client.expires_after(o.idle_timeout);
+        auto [cec, cn] = co_await asio::async_write(client, asio::buffer(kContinue), nothrow);
+        if (cec) goto close;
+      }
+      // An Upgrade the client asks for (WebSocket, h2c, ...) is passed on; after a 101 the
+      // connection becomes a byte tunnel.
+      const bool upgrade = req.count(bhttp::field::upgrade) > 0 && beast::http::token_list(req[bhttp::field::connection]).exists("upgrade");
+      const std::string upgrade_to(upgrade ? req[bhttp::field::upgrade] : beast::string_view());
+      http::strip_hop_by_hop(req, upgrade);
+      http::add_forwarding(req, {peer, trusted, client.tls() ? "https" : "http", sh.via});
+      for (const auto& [name, value] : o.request_headers) req.set(name, value);
+      if (upgrade) req.set(bhttp::field::connection, "upgrade");
+      else req.keep_alive(true);
 
-    uint64_t req_bytes = 0;
-    if (copy_buf.empty()) copy_buf.resize(65536);
-    ResponseParser& res_p = x.res_p;
-    beast::error_code ec_head;
-    bool failure_counted = false;
-    for (int attempt = 0;; ++attempt) {
-    const Relayed sent = co_await relay_message(client, cbuf, req_p, up->stream, o.idle_timeout, req_bytes, copy_buf, c.head);
-    const beast::error_code ec_req = sent.ec;
-    if (sent.malformed()) {
-      // A body that breaks its own framing (a chunk size that is not hex, or too large): the
-      // request's fault. The backend connection, maybe holding part of it, goes (never pooled).
-      const ProxyError err{400, "http_request_error", "malformed request body: " + ec_req.message()};
-      co_await send_error(client, err, false, req.version());
-      log(400, req_bytes, sent.head_sent ? "bad_body@request_body" : "bad_body@header", 0);
-      goto close;
-    }
-    if (ec_req && sent.reading_failed) {
-      // The client went away or stalled mid-body: nothing to answer, nobody else to blame.
-      log(0, req_bytes, "client_" + std::string(ec_req == beast::error::timeout ? "idle" : "aborted") + "@request_body", 0);
-      goto close;
-    }
-    if (attempt > 0) {
-      res_p.~ResponseParser();
-      new (&res_p) ResponseParser();
-    }
-    res_p.body_limit(boost::none);
-    res_p.header_limit(kMaxHead);
-    if (head_request) res_p.skip(true);
-    ec_head = ec_req;
-    if (!ec_req) {
-      up->stream.expires_after(o.backend_timeout);
-      auto [e, m] = co_await bhttp::async_read_header(up->stream, up->buffer, res_p, nothrow);
-      ec_head = e;
-      // Interim responses (100, 103) are not the answer: drop them and read on, or the final
-      // response would stay in the buffer and reach the next user of this connection.
-      while (!ec_head && res_p.get().result_int() >= 100 && res_p.get().result_int() < 200 &&
-             res_p.get().result() != bhttp::status::switching_protocols) {
-        res_p.~ResponseParser();  // a parser reads one message: start afresh
+      // A backend: the balancer's pick, then the others while connects are refused.
+      Pick& pick = x.pick;
+      sh.backends.plan(peer, pick.plan);
+      co_await pick_next(sh, pool, pick);
+      std::unique_ptr<Upstream>& up = pick.up;
+      Backend*& backend = pick.backend;
+      const size_t& backend_index = pick.index;
+      bool& reused = pick.reused;
+      const ProxyError& failure = pick.failure;
+      const double connect_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+      auto log = [&](unsigned status, uint64_t bytes, const std::string& cause, double first_byte_ms) {
+        const double total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+        sh.metrics.request(backend ? int(backend_index) : -1, status, total_ms / 1000);
+        if (!sh.log.on()) return;
+        sh.log.write({.client = peer, .method = method, .target = target, .version = req.version(), .status = status, .bytes = bytes,
+                      .user_agent = agent, .backend = backend ? std::string_view(backend->name) : std::string_view(), .connect_ms = connect_ms,
+                      .first_byte_ms = first_byte_ms, .total_ms = total_ms, .cause = cause});
+      };
+      if (!up) {
+        if (pick.plan.empty()) pick.failure.detail = "no healthy backend: no backend name resolves";
+        co_await send_error(client, failure, client_keep && !has_body, req.version());
+        log(failure.status, 0, std::string(failure.error) + "@connect", 0);
+        if (client_keep && !has_body) goto next;
+        goto close;
+      }
+      set_backend(flow, *up);
+      struct Active {  // the backend's in-flight count follows the request (and its retries)
+        Backend* b = nullptr;
+        void set(Backend* n) {
+          if (b) --b->active;
+          if ((b = n)) ++b->active;
+        }
+        ~Active() { set(nullptr); }
+      } active;
+      active.set(backend);
+      // GET, HEAD and the like without a body may be sent again elsewhere when a backend dies
+      // before any response byte (nginx's proxy_next_upstream error): the client never sees the
+      // failure. Never a POST, never a request with a body.
+      const bool idempotent = !has_body && (req.method() == bhttp::verb::get || req.method() == bhttp::verb::head ||
+                                            req.method() == bhttp::verb::options || req.method() == bhttp::verb::trace ||
+                                            req.method() == bhttp::verb::put || req.method() == bhttp::verb::delete_);
+
+      uint64_t req_bytes = 0;
+      if (copy_buf.empty()) copy_buf.resize(65536);
+      ResponseParser& res_p = x.res_p;
+      beast::error_code ec_head;
+      bool failure_counted = false;
+      for (int attempt = 0;; ++attempt) {
+      const Relayed sent = co_await relay_message(client, cbuf, req_p, up->stream, o.idle_timeout, req_bytes, copy_buf, c.head);
+      const beast::error_code ec_req = sent.ec;
+      if (sent.malformed()) {
+        // A body that breaks its own framing (a chunk size that is not hex, or too large): the
+        // request's fault. The backend connection, maybe holding part of it, goes (never pooled).
+        const ProxyError err{400, "http_request_error", "malformed request body: " + ec_req.message()};
+        co_await send_error(client, err, false, req.version());
+        log(400, req_bytes, sent.head_sent ? "bad_body@request_body" : "bad_body@header", 0);
+        goto close;
+      }
+      if (ec_req && sent.reading_failed) {
+        // The client went away or stalled mid-body: nothing to answer, nobody else to blame.
+        log(0, req_bytes, "client_" + std::string(ec_req == beast::error::timeout ? "idle" : "aborted") + "@request_body", 0);
+        goto close;
+      }
+      if (attempt > 0) {
+        res_p.~ResponseParser();
         new (&res_p) ResponseParser();
-        res_p.body_limit(boost::none);
-        res_p.header_limit(kMaxHead);
-        if (head_request) res_p.skip(true);
-        auto [e2, m2] = co_await bhttp::async_read_header(up->stream, up->buffer, res_p, nothrow);
-        ec_head = e2;
       }
-    }
-    const bool no_response = ec_head == bhttp::error::end_of_stream || ec_head == asio::error::connection_reset ||
-                             ec_head == asio::error::eof || ec_head == asio::error::broken_pipe;
-    if (!no_response || attempt >= int(pick.plan.size()) + 1) break;
-    if (reused && !has_body) {
-      // A pooled connection the backend had closed meanwhile: a bodiless request is sent once
-      // more on a fresh connection to the same backend (it never reached the app).
-      auto fresh = co_await connect_backend(sh, *backend);
-      if (fresh.first) {
-        up = std::move(fresh.first);
-        reused = false;
-        set_backend(flow, *up);
-        continue;
+      res_p.body_limit(boost::none);
+      res_p.header_limit(kMaxHead);
+      if (head_request) res_p.skip(true);
+      ec_head = ec_req;
+      if (!ec_req) {
+        up->stream.expires_after(o.backend_timeout);
+        auto [e, m] = co_await bhttp::async_read_header(up->stream, up->buffer, res_p, nothrow);
+        ec_head = e;
+        // Interim responses (100, 103) are not the answer: drop them and read on, or the final
+        // response would stay in the buffer and reach the next user of this connection.
+        while (!ec_head && res_p.get().result_int() >= 100 && res_p.get().result_int() < 200 &&
+               res_p.get().result() != bhttp::status::switching_protocols) {
+          res_p.~ResponseParser();  // a parser reads one message: start afresh
+          new (&res_p) ResponseParser();
+          res_p.body_limit(boost::none);
+          res_p.header_limit(kMaxHead);
+          if (head_request) res_p.skip(true);
+          auto [e2, m2] = co_await bhttp::async_read_header(up->stream, up->buffer, res_p, nothrow);
+          ec_head = e2;
+        }
       }
-    }
-    if (!idempotent) break;
-    // The backend died under the request: count it, and go on to the next one in the plan.
-    // With none left, the client hears about this backend's failure.
-    if (!reused) sh.backends.failed(*backend, "connection_terminated");
-    failure_counted = true;
-    Backend* const dead = backend;
-    co_await pick_next(sh, pool, pick);
-    if (!up) {
-      backend = dead;
-      break;
-    }
-    failure_counted = false;
-    active.set(backend);
-    set_backend(flow, *up);
-    }
-    const double first_byte_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-    if (ec_head) {
-      ProxyError err;
-      if (ec_head == beast::error::timeout) err = {504, "http_response_timeout", backend->name + " sent no response within " + format_duration(o.backend_timeout)};
-      else if (ec_head == bhttp::error::end_of_stream || ec_head == asio::error::connection_reset || ec_head == asio::error::eof)
-        err = {502, "connection_terminated", backend->name + " closed the connection without a response"};
-      else err = {502, "http_protocol_error", backend->name + ": " + ec_head.message()};
-      if (!reused && !failure_counted) sh.backends.failed(*backend, err.error);
-      co_await send_error(client, err, false, req.version());
-      log(err.status, 0, std::string(err.error) + "@response", first_byte_ms);
-      goto close;
-    }
-    auto& res = res_p.get();
-    if (res.result_int() >= 500) sh.backends.failed(*backend, "status_" + std::to_string(res.result_int()));
-    else sh.backends.succeeded(*backend);
-    // A body framed by the connection's close cannot be followed by another message.
-    const bool close_framed = res_p.need_eof();
-    const bool backend_keep = res.keep_alive() && !close_framed;
-    const bool switching = upgrade && res.result() == bhttp::status::switching_protocols;
-    http::strip_hop_by_hop(res, switching);
-    for (const auto& [name, value] : o.response_headers) res.set(name, value);
-    if (res.count(bhttp::field::via)) res.set(bhttp::field::via, std::string(res[bhttp::field::via]).append(", ").append(sh.via));
-    else res.set(bhttp::field::via, sh.via);
-    const bool keep = client_keep && !sh.draining && !close_framed;
-    if (switching) {
-      res.set(bhttp::field::connection, "upgrade");
-      bhttp::response_serializer<bhttp::buffer_body, http::Fields> sr{res};
-      client.expires_after(o.idle_timeout);
-      auto [wec, wn] = co_await bhttp::async_write_header(client, sr, nothrow);
-      log(101, 0, token("upgrade_" + upgrade_to), first_byte_ms);
-      if (wec) goto close;
-      // Bytes either side sent after the handshake may already sit in our buffers: pass them
-      // on first, then tunnel.
-      client.expires_never();
-      up->stream.expires_never();
-      if (cbuf.size()) co_await asio::async_write(up->stream, cbuf.data(), nothrow);
-      if (up->buffer.size()) co_await asio::async_write(client, up->buffer.data(), nothrow);
-      const RelayBytes moved = co_await edge::relay(client, up->stream, o.idle_timeout);
-      count_bytes(sh, flow, moved.a_to_b, moved.b_to_a);
-      goto close;
-    }
-    // An intermediary speaks its own version (RFC 9110 6.2): HTTP/1.1, whatever the backend's.
-    res.version(11);
-    res.keep_alive(keep);
-    // An HTTP/1.0 client keeps the connection only when told so in words (the backend's own
-    // Connection header went with the hop-by-hop ones).
-    if (keep && req.version() == 10) res.set(bhttp::field::connection, "keep-alive");
-    uint64_t res_bytes = 0;
-    const Relayed got = co_await relay_message(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, c.head);
-    const beast::error_code ec_res = got.ec;
-    count_bytes(sh, flow, req_bytes, res_bytes);
-    log(res.result_int(), res_bytes, ec_res ? token("relay_" + ec_res.message()) + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
-    if (!ec_res && backend_keep && got.complete && up->buffer.size() == 0) pool.put(backend_index, *backend, std::move(up));
-    if (ec_res || !keep) {
-      client.socket().shutdown(tcp::socket::shutdown_send, ec0);
-      goto close;
-    }
-    goto next;
+      const bool no_response = ec_head == bhttp::error::end_of_stream || ec_head == asio::error::connection_reset ||
+                               ec_head == asio::error::eof || ec_head == asio::error::broken_pipe;
+      if (!no_response || attempt >= int(pick.plan.size()) + 1) break;
+      if (reused && !has_body) {
+        // A pooled connection the backend had closed meanwhile: a bodiless request is sent once
+        // more on a fresh connection to the same backend (it never reached the app).
+        auto fresh = co_await connect_backend(sh, *backend);
+        if (fresh.first) {
+          up = std::move(fresh.first);
+          reused = false;
+          set_backend(flow, *up);
+          continue;
+        }
+      }
+      if (!idempotent) break;
+      // The backend died under the request: count it, and go on to the next one in the plan.
+      // With none left, the client hears about this backend's failure.
+      if (!reused) sh.backends.failed(*backend, "connection_terminated");
+      failure_counted = true;
+      Backend* const dead = backend;
+      co_await pick_next(sh, pool, pick);
+      if (!up) {
+        backend = dead;
+        break;
+      }
+      failure_counted = false;
+      active.set(backend);
+      set_backend(flow, *up);
+      }
+      const double first_byte_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+      if (ec_head) {
+        ProxyError err;
+        if (ec_head == beast::error::timeout) err = {504, "http_response_timeout", backend->name + " sent no response within " + format_duration(o.backend_timeout)};
+        else if (ec_head == bhttp::error::end_of_stream || ec_head == asio::error::connection_reset || ec_head == asio::error::eof)
+          err = {502, "connection_terminated", backend->name + " closed the connection without a response"};
+        else err = {502, "http_protocol_error", backend->name + ": " + ec_head.message()};
+        if (!reused && !failure_counted) sh.backends.failed(*backend, err.error);
+        co_await send_error(client, err, false, req.version());
+        log(err.status, 0, std::string(err.error) + "@response", first_byte_ms);
+        goto close;
+      }
+      auto& res = res_p.get();
+      if (res.result_int() >= 500) sh.backends.failed(*backend, "status_" + std::to_string(res.result_int()));
+      else sh.backends.succeeded(*backend);
+      // A body framed by the connection's close cannot be followed by another message.
+      const bool close_framed = res_p.need_eof();
+      const bool backend_keep = res.keep_alive() && !close_framed;
+      const bool switching = upgrade && res.result() == bhttp::status::switching_protocols;
+      http::strip_hop_by_hop(res, switching);
+      for (const auto& [name, value] : o.response_headers) res.set(name, value);
+      if (res.count(bhttp::field::via)) res.set(bhttp::field::via, std::string(res[bhttp::field::via]).append(", ").append(sh.via));
+      else res.set(bhttp::field::via, sh.via);
+      const bool keep = client_keep && !sh.draining && !close_framed;
+      if (switching) {
+        res.set(bhttp::field::connection, "upgrade");
+        bhttp::response_serializer<bhttp::buffer_body, http::Fields> sr{res};
+        client.expires_after(o.idle_timeout);
+        auto [wec, wn] = co_await bhttp::async_write_header(client, sr, nothrow);
+        log(101, 0, token("upgrade_" + upgrade_to), first_byte_ms);
+        if (wec) goto close;
+        // Bytes either side sent after the handshake may already sit in our buffers: pass them
+        // on first, then tunnel.
+        client.expires_never();
+        up->stream.expires_never();
+        if (cbuf.size()) co_await asio::async_write(up->stream, cbuf.data(), nothrow);
+        if (up->buffer.size()) co_await asio::async_write(client, up->buffer.data(), nothrow);
+        const RelayBytes moved = co_await edge::relay(client, up->stream, o.idle_timeout);
+        count_bytes(sh, flow, moved.a_to_b, moved.b_to_a);
+        goto close;
+      }
+      // An intermediary speaks its own version (RFC 9110 6.2): HTTP/1.1, whatever the backend's.
+      res.version(11);
+      res.keep_alive(keep);
+      // An HTTP/1.0 client keeps the connection only when told so in words (the backend's own
+      // Connection header went with the hop-by-hop ones).
+      if (keep && req.version() == 10) res.set(bhttp::field::connection, "keep-alive");
+      uint64_t res_bytes = 0;
+      const Relayed got = co_await relay_message(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, c.head);
+      const beast::error_code ec_res = got.ec;
+      count_bytes(sh, flow, req_bytes, res_bytes);
+      log(res.result_int(), res_bytes, ec_res ? token("relay_" + ec_res.message()) + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
+      if (!ec_res && backend_keep && got.complete && up->buffer.size() == 0) pool.put(backend_index, *backend, std::move(up));
+      if (ec_res || !keep) {
+        client.socket().shutdown(tcp::socket::shutdown_send, ec0);
+        goto close;
+      }
+      goto next;
     }
   next:;
   }
