@@ -2,7 +2,8 @@
 // deadline in an intrusive list, and one sweep (every few tens of ms, from the thread's own
 // loop) expires what is due. Arming or moving a deadline is two pointer writes; a per-operation
 // Asio timer (Beast's tcp_stream) cost about a quarter of edge rproxy's request throughput.
-// Deadlines fire up to one sweep interval late. Single-threaded: entries belong to the thread
+// Arming reads no clock: a deadline counts from the last sweep's time plus one interval, so it
+// does not fire early and fires at most two intervals late. Single-threaded: entries belong to the thread
 // whose list they joined (Deadlines::current()).
 #pragma once
 #include <chrono>
@@ -12,6 +13,8 @@ namespace edge {
 class Deadlines {
  public:
   using Clock = std::chrono::steady_clock;
+  // How often the owning thread sweeps (its loop's promise; the arming base relies on it).
+  static constexpr std::chrono::milliseconds kSweepEvery{20};
 
   class Entry {
    public:
@@ -48,8 +51,16 @@ class Deadlines {
     while (head_) unlink(head_);
   }
 
+  // Where a deadline armed now counts from: the last sweep plus one interval (no clock read
+  // on the request path), or the clock itself on a thread without a list or a sweep yet.
+  static Clock::time_point base() {
+    const Deadlines* d = current();
+    return d && d->swept_ != Clock::time_point{} ? d->swept_ + kSweepEvery : Clock::now();
+  }
+
   // Expires every entry whose deadline is at or before `now`.
   void sweep(Clock::time_point now) {
+    swept_ = now;
     for (Entry* e = head_; e;) {
       Entry* next = e->next_;
       if (e->at_ <= now) {
@@ -83,6 +94,7 @@ class Deadlines {
   }
 
   Entry* head_ = nullptr;
+  Clock::time_point swept_{};
 };
 
 }  // namespace edge

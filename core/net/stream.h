@@ -42,7 +42,7 @@ class Stream : Deadlines::Entry {
   }
   void expires_after(Millis d) {
     timed_out_ = false;
-    arm(Deadlines::Clock::now() + d);
+    arm(Deadlines::base() + d);
   }
   void expires_never() {
     timed_out_ = false;

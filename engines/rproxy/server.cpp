@@ -126,6 +126,9 @@ Tuple reply_tuple(const tcp::socket& up) {
 
 // Socket reads are this large: a 64 KiB body crosses in a handful of reads, not a hundred.
 constexpr size_t kReadPiece = 16 * 1024;
+// A busy connection's copy buffer for bodies: a 64 KiB body crosses in one read and one write
+// when the socket has it all. Allocated when a body needs it, freed when the connection parks.
+constexpr size_t kCopyBuffer = 64 * 1024;
 
 struct Upstream {
   Stream stream;
@@ -266,6 +269,7 @@ template <bool isRequest>
 asio::awaitable<Relayed> relay_chunked(Stream& in, beast::flat_buffer& in_buf, bhttp::parser<isRequest, bhttp::buffer_body, PoolAllocator<char>>& p, Stream& out,
                                        Millis idle, uint64_t& bytes, std::vector<char>& buf, std::string& head) {
   Relayed r;
+  if (buf.empty()) buf.resize(kCopyBuffer);
   bhttp::serializer<isRequest, bhttp::buffer_body, http::Fields> sr{p.get()};
   do {
     if (!p.is_done()) {
@@ -327,6 +331,7 @@ asio::awaitable<Relayed> relay_message(Stream& in, beast::flat_buffer& in_buf, b
   in_buf.consume(early);
   left -= early;
   bytes += early;
+  if (left > 0 && buf.empty()) buf.resize(kCopyBuffer);  // only bodies that did not come with their head need it
   while (left > 0) {
     in.expires_after(idle);
     auto [rec, n] = co_await in.async_read_some(asio::buffer(buf.data(), size_t(std::min<uint64_t>(left, buf.size()))), nothrow);
@@ -498,7 +503,7 @@ struct ClientConn {
   FlowHandle flow;
   Stream client;
   beast::flat_buffer cbuf{kMaxHead + 16 * 1024};  // a head over the limit cannot even be buffered
-  std::vector<char> copy_buf;                      // allocated at the first request, freed when parked
+  std::vector<char> copy_buf;                      // allocated for the first body that needs it, freed when parked
   std::string head;                                // a message head as text, reused
   // The request being served, and what its access-log line keeps of it (capacity reused).
   std::optional<Exchange> exchange;
@@ -727,7 +732,6 @@ asio::awaitable<void> serve_connection(ClientConn& c, Worker& w) {
                                             req.method() == bhttp::verb::put || req.method() == bhttp::verb::delete_);
 
       uint64_t req_bytes = 0;
-      if (copy_buf.empty()) copy_buf.resize(65536);
       ResponseParser& res_p = x.res_p;
       beast::error_code ec_head;
       bool failure_counted = false;
@@ -893,7 +897,7 @@ asio::awaitable<void> sweeper(Worker& w) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   size_t parked_since_trim = 0;
   for (unsigned tick = 0;; ++tick) {
-    timer.expires_after(std::chrono::milliseconds(20));
+    timer.expires_after(Deadlines::kSweepEvery);
     auto [ec] = co_await timer.async_wait(nothrow);
     if (ec) co_return;
     const auto now = Clock::now();

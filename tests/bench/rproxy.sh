@@ -84,6 +84,32 @@ bg "$ns" "$EDGE" rproxy --listen 127.0.0.1:19320 --mode tcp --to 127.0.0.1:19302
 EDGE_TCP_PID=$BG_PID
 for p in 19310 19311 19312 19320 19322; do wait_for 10 tcp_listening "$ns" $p || fail "port $p"; done
 
+# Idle keepalive connections: RSS growth of each proxy while $idle clients sit connected
+# (first, on fresh processes: memory freed after a load run would blur the growth).
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+idle_cost() {  # idle_cost PORT PID COUNT: KiB of RSS growth for COUNT idle connections
+  local before after
+  before=$(rss "$2")
+  in_ns python3 - "$1" "$3" "$2" <<'PY'
+import socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+socks = []
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    if i % 2 == 0:  # half have sent one request and wait with the connection kept alive
+        s.sendall(b"GET / HTTP/1.1\r\nHost: b\r\n\r\n")
+        s.recv(4096)
+    socks.append(s)
+time.sleep(1)
+open(f"/tmp/edge-bench-rss-{sys.argv[3]}", "w").write(open(f"/proc/{sys.argv[3]}/status").read())
+PY
+  after=$(awk '/VmRSS/ {print $2}' "/tmp/edge-bench-rss-$2"); rm -f "/tmp/edge-bench-rss-$2"
+  echo $(( after - before ))
+}
+mem_edge=$(idle_cost 19310 "$EDGE_PID" "$idle")
+mem_nginx=$(idle_cost 19311 "$NGINX_PROXY_PID" "$idle")
+mem_haproxy=$(idle_cost 19312 "$HAPROXY_PID" "$hap_idle")
+
 # wrk: requests/s and p99 (ms) for one proxy port and case.
 upload_lua=$(tmpfile upload.lua)
 echo 'wrk.method = "POST"; wrk.body = string.rep("a", 1048576); wrk.headers["Content-Type"] = "application/octet-stream"' >"$upload_lua"
@@ -120,31 +146,6 @@ for ((r = 0; r < rounds; r++)); do
     done
   done
 done
-
-# Idle keepalive connections: RSS growth of each proxy while $idle clients sit connected.
-rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-idle_cost() {  # idle_cost PORT PID COUNT: KiB of RSS growth for COUNT idle connections
-  local before after
-  before=$(rss "$2")
-  in_ns python3 - "$1" "$3" "$2" <<'PY'
-import socket, sys, time
-port, n = int(sys.argv[1]), int(sys.argv[2])
-socks = []
-for i in range(n):
-    s = socket.create_connection(("127.0.0.1", port))
-    if i % 2 == 0:  # half have sent one request and wait with the connection kept alive
-        s.sendall(b"GET / HTTP/1.1\r\nHost: b\r\n\r\n")
-        s.recv(4096)
-    socks.append(s)
-time.sleep(1)
-open(f"/tmp/edge-bench-rss-{sys.argv[3]}", "w").write(open(f"/proc/{sys.argv[3]}/status").read())
-PY
-  after=$(awk '/VmRSS/ {print $2}' "/tmp/edge-bench-rss-$2"); rm -f "/tmp/edge-bench-rss-$2"
-  echo $(( after - before ))
-}
-mem_edge=$(idle_cost 19310 "$EDGE_PID" "$idle")
-mem_nginx=$(idle_cost 19311 "$NGINX_PROXY_PID" "$idle")
-mem_haproxy=$(idle_cost 19312 "$HAPROXY_PID" "$hap_idle")
 
 # TCP mode: iperf3 through edge and through HAProxy's mode tcp, alternating; the proxy's CPU
 # seconds (utime+stime from /proc) per GB carried.
