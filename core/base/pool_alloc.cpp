@@ -8,7 +8,7 @@ namespace edge::pool {
 namespace {
 
 constexpr std::size_t kClasses = 8;         // 32, 64, ..., 4096 bytes
-constexpr std::size_t kKeepPerClass = 4096;  // beyond this many free blocks, give back to malloc
+constexpr std::size_t kKeepPerClass = 1024;  // beyond this many free blocks, give back to malloc
 
 struct FreeBlock {
   FreeBlock* next;
