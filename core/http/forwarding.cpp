@@ -1,5 +1,6 @@
 // Header rewriting for proxies.
 #include "core/http/forwarding.h"
+#include "core/http/syntax.h"
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
@@ -12,18 +13,12 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // Calls fn(token) for each non-empty element of a comma-separated list, trimmed (no copies).
 template <class Fn>
 void for_each_token(std::string_view list, Fn fn) {
   while (true) {
     const auto comma = list.find(',');
-    if (auto t = trim(list.substr(0, comma)); !t.empty()) fn(t);
+    if (auto t = trim_ows(list.substr(0, comma)); !t.empty()) fn(t);
     if (comma == std::string_view::npos) return;
     list.remove_prefix(comma + 1);
   }
@@ -60,7 +55,7 @@ void add_forwarding(Fields& h, const ForwardingContext& ctx) {
   // Appends each line of `name` (trimmed) to `out`, comma-separated.
   const auto joined = [&h](std::string_view name, std::string& out) {
     for (const auto& f : h)
-      if (iequals(f.name_string(), name)) out.append(out.empty() ? "" : ", ").append(trim(f.value()));
+      if (iequals(f.name_string(), name)) out.append(out.empty() ? "" : ", ").append(trim_ows(f.value()));
   };
   if (ctx.client_trusted) {
     // Combine every X-Forwarded-For line the trusted peer sent, then append the peer; keep

@@ -15,19 +15,13 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // The comma-separated elements of a list-valued field (RFC 9110 5.6.1), trimmed, in order;
 // empty elements kept (as "") so that "5,,5" is not silently read as "5,5".
 std::vector<std::string> elements(std::string_view list) {
   std::vector<std::string> out;
   while (true) {
     const auto comma = list.find(',');
-    out.emplace_back(trim(list.substr(0, comma)));
+    out.emplace_back(trim_ows(list.substr(0, comma)));
     if (comma == std::string_view::npos) return out;
     list.remove_prefix(comma + 1);
   }

@@ -10,6 +10,9 @@ namespace edge::http {
 // tchar+ (RFC 9110 5.6.2): a method or a field name.
 bool is_token(std::string_view s);
 
+// `s` without the blank space (SP, HTAB) around it: optional whitespace in field values and lists.
+std::string_view trim_ows(std::string_view s);
+
 // A field value as a client may send it: visible ASCII, obs-text, SP and HTAB; no other
 // control byte (so no CR, LF or NUL).
 bool is_field_value(std::string_view s);

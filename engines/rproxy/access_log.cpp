@@ -1,6 +1,8 @@
 // Access-log formatting and the file it goes to.
 #include "engines/rproxy/access_log.h"
 
+#include "core/base/text.h"
+
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
@@ -36,35 +38,8 @@ std::string escaped(std::string_view s) {
 }
 
 // JSON strings must be UTF-8, and a target or User-Agent may be any bytes: invalid sequences
-// become U+FFFD, so every line parses.
-std::string utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = s[i];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
-    // Overlong forms and surrogates are not UTF-8 either.
-    if (ok && len == 2) ok = c >= 0xC2;
-    if (ok && len == 3) {
-      const unsigned char d = s[i + 1];
-      ok = !(c == 0xE0 && d < 0xA0) && !(c == 0xED && d >= 0xA0);
-    }
-    if (ok && len == 4) {
-      const unsigned char d = s[i + 1];
-      ok = c <= 0xF4 && !(c == 0xF0 && d < 0x90) && !(c == 0xF4 && d >= 0x90);
-    }
-    if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
+// become U+FFFD (core/base/text.h), so every line parses.
+std::string utf8(std::string_view s) { return valid_utf8(s); }
 
 boost::json::value text_or_null(std::string_view s) { return s.empty() ? boost::json::value(nullptr) : boost::json::value(utf8(s)); }
 
