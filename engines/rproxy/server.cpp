@@ -262,7 +262,11 @@ struct Relayed {
   bool head_sent = false;       // the message head has gone out
   bool complete = false;        // the whole message went out: the connections may carry another
   // `in` sent bytes that break HTTP framing (a bad chunk size): its fault, not an I/O failure.
-  bool malformed() const { return reading_failed && &ec.category() == &beast::error_code(bhttp::error::bad_chunk).category(); }
+  // (A body cut short by the sender's close is partial_message: it left, it did not lie.)
+  bool malformed() const {
+    return reading_failed && &ec.category() == &beast::error_code(bhttp::error::bad_chunk).category() && ec != bhttp::error::partial_message &&
+           ec != bhttp::error::end_of_stream;
+  }
 };
 // A chunked or close-framed message: Beast's serializer re-frames the body as it streams.
 template <bool isRequest>

@@ -108,6 +108,16 @@ grep -q 'cause=bad_body@request_body' "$(tmpfile access.log)" || fail "bad chunk
 in_ns curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:19300/ok | grep -q 200 || fail "serving after a bad chunk"
 pass "a bad chunk after the head: 400, blamed on the request body"
 
+# A client that closes mid-body left; it did not send a malformed request.
+in_ns python3 -c '
+import socket
+s = socket.create_connection(("127.0.0.1", 19300), timeout=5)
+s.sendall(b"POST /short HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789")
+s.close()'
+wait_for 5 grep -q '"POST /short HTTP/1.1" 0 .*cause=client_aborted@request_body' "$(tmpfile access.log)" \
+  || fail "a body cut short by the client: $(grep /short "$(tmpfile access.log)")"
+pass "a body cut short by the client's close is client_aborted, not a bad request"
+
 # Loops: --to pointing at the proxy itself, and at it through a second edge.
 bg "$ns" "$EDGE" rproxy --listen 127.0.0.1:19310 --to 127.0.0.1:19310 --threads 1
 wait_for 10 tcp_listening "$ns" 19310 || fail "looping edge did not start"
