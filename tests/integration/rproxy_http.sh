@@ -73,46 +73,16 @@ c=$(cat "$(tmpfile b1.log)" "$(tmpfile b2.log)" | sort -u | wc -l)
 [ "$n" -eq 60 ] && [ "$c" -le 4 ] || fail "keepalive: $n requests over $c backend connections"
 pass "keepalive: $n requests reached the backends over $c connections"
 
-# Malformed and ambiguous requests: a precise 400/431 each, and the proxy keeps serving.
-raw() {  # raw REQUEST: the status line the proxy answers with
-  in_ns python3 - "$1" <<'PY'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", 19100), timeout=5)
-s.sendall(sys.argv[1].encode("latin-1").decode("unicode_escape").encode("latin-1"))
-data = b""
-try:
-    while b"\r\n" not in data:
-        chunk = s.recv(4096)
-        if not chunk: break
-        data += chunk
-except socket.timeout:
-    pass
-print(data.split(b"\r\n")[0].decode("latin-1") if data else "(closed)")
-PY
-}
-bad=(
-  '400|POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'
-  '400|POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n'
-  '400|POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n'
-  '400|POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello'
-  '400|GET / HTTP/1.1\r\nHost: a\r\nX-Folded: a\r\n  b\r\n\r\n'
-  '400|GET / HTTP/1.1\r\nHost: a\r\nX-Bad\x01Name: v\r\n\r\n'
-  '400|GET / HTTP/1.1\r\nHost: a\r\nX-Bare: a\rb\r\n\r\n'
-  '400|GET / HTTP/1.1 extra\r\nHost: a\r\n\r\n'
-)
-for case in "${bad[@]}"; do
-  want=${case%%|*} req=${case#*|}
-  got=$(raw "$req")
-  [[ $got == "HTTP/1.1 $want "* ]] || fail "request $(printf %q "$req") answered '$got', wanted $want"
-  get -o /dev/null -w '%{http_code}' http://127.0.0.1:19100/ | grep -q 200 || fail "proxy stopped serving after a bad request"
-done
+# Oversized heads: 431, and the proxy keeps serving (every other malformed or ambiguous head is
+# in rproxy_hostile.sh's corpus).
+raw_status() { local status _; read -r status _ < <(http_raw 19100 "$1"); echo "$status"; }
 big=$(python3 -c 'print("X-Big: " + "a" * 70000)')
-[[ $(raw "GET / HTTP/1.1\r\nHost: a\r\n$big\r\n\r\n") == "HTTP/1.1 431 "* ]] || fail "a 70 KB header block is not 431"
+[ "$(raw_status "GET / HTTP/1.1\r\nHost: a\r\n$big\r\n\r\n")" = 431 ] || fail "a 70 KB header block is not 431"
 many=$(python3 -c 'print("".join(f"X-H{i}: v\\r\\n" for i in range(120)))')
-[[ $(raw "GET / HTTP/1.1\r\nHost: a\r\n${many}\r\n") == "HTTP/1.1 431 "* ]] || fail "120 header fields is not 431"
-grep -q '"-" 400 0 "-" "-" backend=- cause=ambiguous_framing@header' "$(tmpfile access.log)" || fail "refused requests are not in the access log"
+[ "$(raw_status "GET / HTTP/1.1\r\nHost: a\r\n${many}\r\n")" = 431 ] || fail "120 header fields is not 431"
 grep -q '"-" 431 0 "-" "-" backend=- cause=' "$(tmpfile access.log)" || fail "431s are not in the access log"
-pass "${#bad[@]} malformed/smuggling requests -> 400, oversized heads -> 431, serving throughout, each logged"
+get -o /dev/null -w '%{http_code}' http://127.0.0.1:19100/ | grep -q 200 || fail "proxy stopped serving after an oversized head"
+pass "oversized heads -> 431, serving throughout, each logged"
 
 # Slow clients (headers trickled one byte a second) do not stop others.
 in_ns python3 - <<'PY' &

@@ -112,3 +112,25 @@ wait_for() {
 
 # in_ns CMD...: runs CMD in the test's main namespace, "$ns" (set by `netns_new ns NAME`).
 in_ns() { ip netns exec "$ns" "$@"; }
+
+# http_raw PORT BYTES: sends BYTES (Python escapes: \r \n \x16) to 127.0.0.1:PORT in the test's
+# namespace and prints "STATUS MS": the answer's status code (or "close") and how long it took.
+http_raw() {
+  in_ns python3 - "$1" "$2" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+start = time.monotonic()
+s.sendall(sys.argv[2].encode("latin-1").decode("unicode_escape").encode("latin-1"))
+data = b""
+try:
+    while b"\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk: break
+        data += chunk
+except (socket.timeout, ConnectionResetError):
+    pass
+ms = int((time.monotonic() - start) * 1000)
+line = data.split(b"\r\n")[0].decode("latin-1")
+print((line.split(" ")[1] if line.startswith("HTTP/") else "close"), ms)
+PY
+}
