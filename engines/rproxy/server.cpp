@@ -1,40 +1,34 @@
-// `edge rproxy`: the reverse proxy. One io_context per thread, each with its own SO_REUSEPORT
-// listener, keepalive pool of backend connections, deadline list and idle set (no locks on
-// the request path). A client connection is a coroutine while it is busy: read a request
-// head (bounded, strict framing), rewrite its headers, pick a backend (another one when a
-// connect fails, or when a bodiless idempotent request's backend dies before answering),
-// stream the body over, stream the response back, keep both connections alive when both ends
-// allow it. Idle, it is parked (engines/rproxy/idle.h). Clients and backends may speak TLS
-// (core/net/stream.h). Failures become precise responses with Proxy-Status (RFC 9209): 502
-// refused/reset/TLS, 504 timeout, 503 no healthy backend.
+// `edge rproxy`: the reverse proxy, a session handler on the core runtime (core/run/runtime.h:
+// threads, listeners, parking, drain). A client connection is a coroutine while it is busy:
+// read a request head (core/http/stream.h: bounded, strict framing), rewrite its headers, pick
+// a backend (another one when a connect fails, or when a bodiless idempotent request's backend
+// dies before answering), stream the body over, stream the response back, keep both
+// connections alive when both ends allow it (core/net/upstream.h: the pool). Clients and
+// backends may speak TLS. Failures become precise responses with Proxy-Status (RFC 9209): 502
+// refused/reset/TLS, 504 timeout, 503 no backend resolves.
 #include <openssl/ssl.h>
-#include <malloc.h>
-#include <signal.h>
-#include <sys/socket.h>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <cstdio>
-#include <deque>
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <random>
 #include <thread>
 
 #include "core/base/errors.h"
-#include "core/control/control.h"
 #include "core/flow/table.h"
 #include "core/http/forwarding.h"
 #include "core/http/request_rules.h"
-#include "core/http/syntax.h"
-#include "core/net/port_owner.h"
+#include "core/http/stream.h"
 #include "core/net/relay.h"
-#include "core/net/stream.h"
+#include "core/net/upstream.h"
+#include "core/run/runtime.h"
+#include "core/tls/accept.h"
 #include "core/tls/contexts.h"
 #include "engines/rproxy/access_log.h"
 #include "engines/rproxy/backends.h"
-#include "engines/rproxy/idle.h"
 #include "engines/rproxy/metrics.h"
 #include "engines/rproxy/options.h"
 
@@ -45,29 +39,15 @@ namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 using Clock = std::chrono::steady_clock;
-// Parsers whose header fields live on the per-thread pool (core/http/fields.h).
-using RequestParser = bhttp::request_parser<bhttp::buffer_body, PoolAllocator<char>>;
-using ResponseParser = bhttp::response_parser<bhttp::buffer_body, PoolAllocator<char>>;
+using http::kMaxHead;
+using http::RequestParser;
+using http::ResponseParser;
+using http::relay_message;
+using http::read_raw_head;
+using http::send_error;
+using http::Relayed;
 
 namespace {
-
-IpAddr to_ipaddr(const asio::ip::address& a) {
-  if (a.is_v4()) return IpAddr::from_bytes(Family::v4, a.to_v4().to_bytes().data());
-  auto v6 = a.to_v6();
-  if (v6.is_v4_mapped()) return IpAddr::from_bytes(Family::v4, asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_bytes().data());
-  return IpAddr::from_bytes(Family::v6, v6.to_bytes().data());
-}
-
-asio::ip::address to_asio(const IpAddr& a) {
-  if (a.family() == Family::v4) {
-    asio::ip::address_v4::bytes_type b;
-    std::copy(a.bytes(), a.bytes() + 4, b.begin());
-    return asio::ip::address_v4(b);
-  }
-  asio::ip::address_v6::bytes_type b;
-  std::copy(a.bytes(), a.bytes() + 16, b.begin());
-  return asio::ip::address_v6(b);
-}
 
 std::string via_token() {
   char id[16];
@@ -80,9 +60,8 @@ struct Shared {
   BackendSet backends;
   AccessLog log;
   Metrics metrics;
-  FlowTable flows{"edge:rproxy:" + std::to_string(getpid())};
-  std::atomic<unsigned> conns{0};
-  std::atomic<bool> draining{false};
+  run::Runtime* rt = nullptr;  // set once the runtime has bound its listeners
+  std::vector<std::unique_ptr<UpstreamPool>> pools;  // per worker thread, a slot per backend
   tls::ServerContext server_tls;                    // ctx null: clients speak plain HTTP/TCP
   std::unique_ptr<asio::ssl::context> upstream_tls;  // null: backends speak plain
   // This process's name in Via ("1.1 edge-3f9a2c1d"): unique, so a request that comes back
@@ -107,338 +86,17 @@ std::string token(std::string s) {
   return s;
 }
 
-struct ConnCount {
-  std::atomic<unsigned>& n;
-  // adopt: the connection is already counted (it comes back from the parked set).
-  explicit ConnCount(std::atomic<unsigned>& c, bool adopt = false) : n(c) {
-    if (!adopt) ++n;
-  }
-  ~ConnCount() { --n; }
-};
-
-// The flow-table tuple of a backend connection: backend -> our address toward it (the
-// translation a proxy does), read once when the connection is made.
-Tuple reply_tuple(const tcp::socket& up) {
-  beast::error_code ec;
-  const auto remote = up.remote_endpoint(ec), local = up.local_endpoint(ec);
-  return {to_ipaddr(remote.address()), to_ipaddr(local.address()), remote.port(), local.port()};
-}
-
-// Socket reads are this large: a 64 KiB body crosses in a handful of reads, not a hundred.
-constexpr size_t kReadPiece = 16 * 1024;
-// A busy connection's copy buffer for bodies: a 64 KiB body crosses in one read and one write
-// when the socket has it all. Allocated when a body needs it, freed when the connection parks.
-constexpr size_t kCopyBuffer = 64 * 1024;
-
-struct Upstream {
-  Stream stream;
-  beast::flat_buffer buffer;
-  Tuple reply;
-  Clock::time_point idle_since;  // when it went back to the pool
-  // The buffer starts large enough for a response head and a small body in one read (larger
-  // bodies are read straight into the connection's copy buffer).
-  explicit Upstream(tcp::socket s) : stream(std::move(s)), reply(reply_tuple(stream.socket())) { buffer.reserve(4096); }
-};
-
-// Idle backend connections of one thread, per backend. A connection the backend closed while
-// idle is noticed (peek reads EOF) and dropped instead of reused.
-class Pool {
- public:
-  Pool(size_t backends, unsigned keep) : idle_(backends), keep_(keep) {}
-  std::unique_ptr<Upstream> take(size_t i) {
-    auto& q = idle_[i];
-    while (!q.empty()) {
-      auto u = std::move(q.back());
-      q.pop_back();
-      // Just back from a request: the backend has had no time to close it (and if it did,
-      // the stale-connection retry covers a bodiless request). Saves a syscall per request.
-      if (Clock::now() - u->idle_since < std::chrono::milliseconds(200)) return u;
-      char c;
-      const ssize_t n = ::recv(u->stream.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return u;  // open and quiet: reusable
-    }
-    return nullptr;
-  }
-  // A connection to an address the backend's name no longer resolves to is not kept: the pool
-  // follows DNS as new connections do.
-  void put(size_t i, const Backend& b, std::unique_ptr<Upstream> u) {
-    u->idle_since = Clock::now();
-    const auto addresses = b.addresses.load();
-    if (idle_[i].size() < keep_ && std::find(addresses->begin(), addresses->end(), u->reply.src) != addresses->end())
-      idle_[i].push_back(std::move(u));
-  }
-
- private:
-  std::vector<std::vector<std::unique_ptr<Upstream>>> idle_;
-  unsigned keep_;
-};
-
-constexpr size_t kMaxHead = 64 * 1024;
-
-struct ProxyError {
-  unsigned status = 0;
-  std::string_view error;  // RFC 9209 error type (a literal)
-  std::string detail;
-};
-
-asio::awaitable<void> send_error(Stream& s, const ProxyError& e, bool keep_alive, unsigned version) {
-  bhttp::response<bhttp::string_body> r{bhttp::status(e.status), version};
-  r.set(bhttp::field::server, "edge");
-  r.set("Proxy-Status", "edge; error=" + std::string(e.error) + (e.detail.empty() ? "" : "; details=\"" + e.detail + "\""));
-  r.set(bhttp::field::content_type, "text/plain; charset=utf-8");
-  r.body() = std::to_string(e.status) + " " + std::string(bhttp::obsolete_reason(bhttp::status(e.status))) + ": " +
-             (e.detail.empty() ? std::string(e.error) : e.detail) + "\n";
-  r.keep_alive(keep_alive);
-  r.prepare_payload();
-  s.expires_after(std::chrono::seconds(5));
-  co_await bhttp::async_write(s, r, nothrow);
-}
-
-// The start line and fields of a message as one block of text, ready to send (for the direct
-// path below: one contiguous buffer instead of a serializer's scatter list).
-void head_text(const http::RequestHead& h, std::string& out) {
-  out.append(h.method_string()).append(" ").append(h.target());
-  out.append(h.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
-}
-void head_text(const http::ResponseHead& h, std::string& out) {
-  out.append(h.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(h.result_int())).append(" ");
-  out.append(h.reason().empty() ? bhttp::obsolete_reason(h.result()) : h.reason()).append("\r\n");
-}
-template <class Header>
-void fields_text(const Header& h, std::string& out) {
-  head_text(h, out);
-  for (const auto& f : h) out.append(f.name_string()).append(": ").append(f.value()).append("\r\n");
-  out.append("\r\n");
-}
-
-// One step of reading a chunked or close-framed body into `buf` through the parser: bytes
-// already buffered are parsed at once, else the stream is read (one read, so a streamed
-// response such as SSE goes out as each piece arrives). Returns the body bytes now in `buf`.
-template <bool isRequest>
-asio::awaitable<std::tuple<beast::error_code, size_t>> read_body_piece(Stream& in, beast::flat_buffer& in_buf,
-                                                                       bhttp::parser<isRequest, bhttp::buffer_body, PoolAllocator<char>>& p, std::vector<char>& buf,
-                                                                       Millis idle) {
-  auto& body = p.get().body();
-  body.data = buf.data();
-  body.size = buf.size();
-  beast::error_code ec;
-  // put() stops after each element (a chunk header, say): go on while it makes progress and
-  // no body byte has come out, or a chunk already buffered would wait for the next read.
-  const auto parse = [&] {
-    while (in_buf.size() > 0 && !p.is_done() && body.size == buf.size()) {
-      const size_t used = p.put(in_buf.data(), ec);
-      in_buf.consume(used);
-      if (ec == bhttp::error::need_more || ec == bhttp::error::need_buffer) ec = {};
-      if (ec || used == 0) return;
-    }
-  };
-  if (in_buf.size() > 0) parse();
-  if (!ec && body.size == buf.size() && !p.is_done()) {
-    // A chunk header longer than the buffer's room (a client's endless chunk extension) ends
-    // here, as a malformed body.
-    const size_t room = std::min(kReadPiece, in_buf.max_size() - in_buf.size());
-    if (room == 0) co_return std::tuple{beast::error_code(bhttp::error::bad_chunk_extension), size_t(0)};
-    in.expires_after(idle);
-    auto [rec, n] = co_await in.async_read_some(in_buf.prepare(room), nothrow);
-    if (rec == asio::error::eof) p.put_eof(ec);  // the end of a close-framed body, else partial_message
-    else if (rec) ec = rec;
-    else {
-      in_buf.commit(n);
-      parse();
-    }
-  }
-  co_return std::tuple{ec, buf.size() - body.size};
-}
-
-// Streams one message from `in` to `out` through a small buffer, head first: the body is
-// never held whole. Each read and write has the idle timeout. `buf` is the connection's own
-// copy buffer, reused for every message it carries. On failure, the result says which side
-// failed: a client that stops sending its body is not the backend's fault. A message framed by Content-Length (or without a body) goes out directly:
-// its head as one block of text, then the body bytes as they arrive; a chunked one through
-// Beast's serializer, which re-frames it.
-struct Relayed {
-  beast::error_code ec;
-  bool reading_failed = false;  // the error came from `in` (else from `out`)
-  bool head_sent = false;       // the message head has gone out
-  bool complete = false;        // the whole message went out: the connections may carry another
-  // `in` sent bytes that break HTTP framing (a bad chunk size): its fault, not an I/O failure.
-  // (A body cut short by the sender's close is partial_message: it left, it did not lie.)
-  bool malformed() const {
-    return reading_failed && &ec.category() == &beast::error_code(bhttp::error::bad_chunk).category() && ec != bhttp::error::partial_message &&
-           ec != bhttp::error::end_of_stream;
-  }
-};
-// A chunked or close-framed message: Beast's serializer re-frames the body as it streams.
-template <bool isRequest>
-asio::awaitable<Relayed> relay_chunked(Stream& in, beast::flat_buffer& in_buf, bhttp::parser<isRequest, bhttp::buffer_body, PoolAllocator<char>>& p, Stream& out,
-                                       Millis idle, uint64_t& bytes, std::vector<char>& buf, std::string& head) {
-  Relayed r;
-  if (buf.empty()) buf.resize(kCopyBuffer);
-  bhttp::serializer<isRequest, bhttp::buffer_body, http::Fields> sr{p.get()};
-  do {
-    if (!p.is_done()) {
-      auto [ec, n] = co_await read_body_piece(in, in_buf, p, buf, idle);
-      if (ec) {
-        r = {ec, true, sr.is_header_done()};
-        co_return r;
-      }
-      p.get().body().size = n;
-      p.get().body().data = buf.data();
-      p.get().body().more = !p.is_done();
-      bytes += n;
-      if (n == 0 && !p.is_done()) {
-        // The read ended on framing alone (a chunk header): nothing to pass on yet. An empty
-        // piece must not reach the serializer, which would send it as the last chunk; the
-        // head goes out now, though, so a streamed response starts at once.
-        if (!sr.is_header_done()) {
-          out.expires_after(idle);
-          auto [hec, hn] = co_await bhttp::async_write_header(out, sr, nothrow);
-          r.head_sent = true;
-          if ((r.ec = hec)) co_return r;
-        }
-        continue;
-      }
-    } else {
-      p.get().body().data = nullptr;
-      p.get().body().size = 0;
-      p.get().body().more = false;  // no body, or its end: let the serializer finish
-    }
-    out.expires_after(idle);
-    auto [ec, n] = co_await bhttp::async_write(out, sr, nothrow);
-    r.head_sent = true;
-    if (ec == bhttp::error::need_buffer) ec = {};
-    if ((r.ec = ec)) co_return r;
-  } while (!p.is_done() && !sr.is_done());
-  r.complete = p.is_done();
-  co_return r;
-}
-
-template <bool isRequest>
-asio::awaitable<Relayed> relay_message(Stream& in, beast::flat_buffer& in_buf, bhttp::parser<isRequest, bhttp::buffer_body, PoolAllocator<char>>& p, Stream& out,
-                                       Millis idle, uint64_t& bytes, std::vector<char>& buf, std::string& head) {
-  // (A response that ends with its head, HEAD's or a 204/304, goes the length-framed way even
-  // when it says chunked: the serializer would append a last chunk that no client expects.)
-  if (!p.is_done() && (p.chunked() || p.need_eof())) co_return co_await relay_chunked(in, in_buf, p, out, idle, bytes, buf, head);
-  Relayed r;
-  // Length-framed: the parser's work ends with the head. The head and the body bytes that
-  // came with it go out in one write; the rest is read straight into `buf`, as much as the
-  // socket has (up to what is left), and written on.
-  head.clear();
-  fields_text(p.get().base(), head);
-  uint64_t left = p.is_done() ? 0 : p.content_length_remaining().value_or(0);
-  const size_t early = size_t(std::min<uint64_t>(left, in_buf.size()));
-  const std::array<asio::const_buffer, 2> first{asio::buffer(head), asio::buffer(in_buf.data().data(), early)};
-  out.expires_after(idle);
-  auto [wec, wn] = co_await asio::async_write(out, first, nothrow);
-  if ((r.ec = wec)) co_return r;
-  r.head_sent = true;
-  in_buf.consume(early);
-  left -= early;
-  bytes += early;
-  if (left > 0 && buf.empty()) buf.resize(kCopyBuffer);  // only bodies that did not come with their head need it
-  while (left > 0) {
-    in.expires_after(idle);
-    auto [rec, n] = co_await in.async_read_some(asio::buffer(buf.data(), size_t(std::min<uint64_t>(left, buf.size()))), nothrow);
-    if (rec) {
-      r.ec = rec == asio::error::eof ? beast::error_code(bhttp::error::partial_message) : rec;
-      r.reading_failed = true;
-      co_return r;
-    }
-    out.expires_after(idle);
-    auto [wec2, wn2] = co_await asio::async_write(out, asio::buffer(buf.data(), n), nothrow);
-    if ((r.ec = wec2)) co_return r;
-    left -= n;
-    bytes += n;
-  }
-  r.complete = true;
-  co_return r;
-}
-
-// Reads until the buffer holds a whole request head, checking each byte as it arrives
-// (core/http/syntax.h): returns the head's length, or the problem as soon as the bytes can no
-// longer be an HTTP/1.x head (a client speaking TLS or HTTP/0.9 is answered at once). Empty
-// lines before the request line are consumed. A head longer than kMaxHead fails with
-// header_limit before it is all read.
-asio::awaitable<std::tuple<beast::error_code, size_t, http::HeadProblem>> read_raw_head(Stream& s, beast::flat_buffer& buf) {
-  http::HeadScanner scanner;
-  while (true) {
-    const std::string_view have(static_cast<const char*>(buf.data().data()), buf.size());
-    if (auto problem = scanner.scan(have)) co_return std::tuple{beast::error_code{}, size_t(0), std::move(problem)};
-    if (const size_t n = scanner.length()) {
-      if (n > kMaxHead) break;
-      buf.consume(scanner.leading());
-      co_return std::tuple{beast::error_code{}, n - scanner.leading(), http::HeadProblem{}};
-    }
-    if (have.size() > kMaxHead) break;
-    auto [ec, n] = co_await s.async_read_some(buf.prepare(8192), nothrow);
-    if (ec) co_return std::tuple{ec == asio::error::eof ? beast::error_code(bhttp::error::end_of_stream) : ec, size_t(0), http::HeadProblem{}};
-    buf.commit(n);
-  }
-  co_return std::tuple{beast::error_code(bhttp::error::header_limit), size_t(0), http::HeadProblem{}};
-}
-
 asio::awaitable<std::pair<std::unique_ptr<Upstream>, ProxyError>> connect_backend(Shared& sh, Backend& b) {
-  auto ex = co_await asio::this_coro::executor;
-  ProxyError last{502, "destination_not_found", b.name + " did not resolve"};
   const auto addresses = b.addresses.load();  // a snapshot: re-resolution may swap it meanwhile
-  for (const IpAddr& a : *addresses) {
-    beast::tcp_stream s(ex);
-    s.expires_after(sh.o.connect_timeout);
-    auto [ec] = co_await s.async_connect(tcp::endpoint(to_asio(a), b.port), nothrow);
-    if (!ec) {
-      s.socket().set_option(tcp::no_delay(true));
-      s.expires_never();
-      auto up = std::make_unique<Upstream>(s.release_socket());
-      if (sh.upstream_tls) {
-        // https backend: SNI is the backend's name, and its certificate must carry that name
-        // (or address) and chain to the trusted roots, unless --upstream-insecure.
-        auto& t = up->stream.start_tls(*sh.upstream_tls);
-        tls::prepare_client(t, b.host, !sh.o.upstream_insecure);
-        up->stream.expires_after(sh.o.connect_timeout);
-        auto [hec] = co_await up->stream.async_handshake(asio::ssl::stream_base::client, nothrow);
-        up->stream.expires_never();
-        if (hec) {
-          const bool cert = SSL_get_verify_result(t.native_handle()) != X509_V_OK;
-          last = {502, hec == beast::error::timeout ? "tls_protocol_error" : cert ? "tls_certificate_error" : "tls_protocol_error",
-                  b.name + ": TLS handshake failed: " + (hec == beast::error::timeout ? std::string("timed out") : tls::handshake_error(t, hec))};
-          continue;
-        }
-      }
-      std::pair<std::unique_ptr<Upstream>, ProxyError> ok{std::move(up), ProxyError{}};
-      co_return ok;
-    }
-    if (ec == beast::error::timeout) last = {504, "connection_timeout", "connecting to " + b.name + " timed out"};
-    else if (ec == asio::error::connection_refused) last = {502, "connection_refused", b.name + " refused the connection"};
-    else last = {502, "destination_unavailable", b.name + ": " + ec.message()};
-  }
-  std::pair<std::unique_ptr<Upstream>, ProxyError> none{nullptr, last};
-  co_return none;
+  co_return co_await dial({.addresses = *addresses, .port = b.port, .name = b.name, .tls_host = b.host, .tls = sh.upstream_tls.get(),
+                           .verify = !sh.o.upstream_insecure, .timeout = sh.o.connect_timeout});
 }
 
-// The flow of a client connection, conntrack-style: original = client -> our listener; reply,
-// once a backend is chosen = backend -> our address toward it (the translation a proxy does).
-Flow client_flow(const tcp::socket& s, const Options& o) {
-  beast::error_code ec;
-  const auto remote = s.remote_endpoint(ec), local = s.local_endpoint(ec);
-  Flow f;
-  f.proto = 6;  // IPPROTO_TCP
-  f.state = "ESTABLISHED";
-  f.timeout = uint32_t(std::chrono::duration_cast<std::chrono::seconds>(o.idle_timeout).count());
-  f.orig = {to_ipaddr(remote.address()), to_ipaddr(local.address()), remote.port(), local.port()};
-  f.family = f.orig.src.family();
-  f.reply = {f.orig.dst, f.orig.src, f.orig.dport, f.orig.sport};
-  f.assured = true;
-  f.orig_counters = Counters{};
-  f.reply_counters = Counters{};
-  return f;
-}
-
-void set_backend(FlowHandle& flow, const Upstream& up) {
-  flow.update([&](Flow& f) {
-    if (f.reply == up.reply) return;
-    f.reply = up.reply;
-    classify_nat(f, std::nullopt);
-  });
+// A backend connection goes back to the pool unless its backend's name no longer resolves to
+// its address: the pool follows DNS as new connections do.
+void keep_upstream(UpstreamPool& pool, size_t i, const Backend& b, std::unique_ptr<Upstream> u) {
+  const auto addresses = b.addresses.load();
+  if (std::find(addresses->begin(), addresses->end(), u->reply.src) != addresses->end()) pool.put(i, std::move(u));
 }
 
 void count_bytes(Shared& sh, FlowHandle& flow, uint64_t to_backend, uint64_t to_client) {
@@ -473,7 +131,7 @@ struct Exchange {
 
 // The next backend of the plan that gives a connection, pooled or new; `up` stays null when
 // none is left (`failure` says why the last one failed).
-asio::awaitable<void> pick_next(Shared& sh, Pool& pool, Pick& p) {
+asio::awaitable<void> pick_next(Shared& sh, UpstreamPool& pool, Pick& p) {
   p.up.reset();
   while (p.tried < p.plan.size()) {
     const size_t i = p.plan[p.tried++];
@@ -501,7 +159,7 @@ asio::awaitable<void> pick_next(Shared& sh, Pool& pool, Pick& p) {
 // exists only while a request is being served.
 struct ClientConn {
   Shared& sh;
-  Pool& pool;
+  UpstreamPool& pool;
   IpAddr peer;
   bool trusted = false;
   FlowHandle flow;
@@ -514,65 +172,38 @@ struct ClientConn {
   std::vector<size_t> plan;
   std::string method, target, agent;
   bool first = true;
-  ClientConn(Shared& s, Pool& p, const IpAddr& a, bool t, tcp::socket sock)
-      : sh(s), pool(p), peer(a), trusted(t), flow(s.flows, client_flow(sock, s.o)), client(std::move(sock)) {}
+  ClientConn(Shared& s, UpstreamPool& p, const IpAddr& a, bool t, tcp::socket sock)
+      : sh(s), pool(p), peer(a), trusted(t), flow(s.rt->flows(), s.rt->client_flow(sock)), client(std::move(sock)) {}
   // A connection coming back from the parked set: its flow is already in the table.
-  ClientConn(Shared& s, Pool& p, const Idle::Parked& parked, tcp::socket sock)
-      : sh(s), pool(p), peer(parked.peer), trusted(parked.trusted), flow(s.flows, parked.flow, FlowHandle::Adopt{}), client(std::move(sock)),
+  ClientConn(Shared& s, UpstreamPool& p, const run::Idle::Parked& parked, tcp::socket sock)
+      : sh(s), pool(p), peer(parked.peer), trusted(parked.tag != 0), flow(s.rt->flows(), parked.flow, FlowHandle::Adopt{}), client(std::move(sock)),
         first(!parked.served) {}
 };
-
-// A TLS connection ends with close_notify, so a body framed by the close is not taken for a
-// truncation; the peer's own close_notify is waited for only briefly.
-asio::awaitable<void> tls_goodbye(Stream& s) {
-  if (!s.tls()) co_return;
-  s.expires_after(std::chrono::milliseconds(200));
-  co_await s.tls()->async_shutdown(nothrow);
-}
-
-// The TLS handshake of a client connection (--tls-cert/--tls-auto), within --header-timeout.
-asio::awaitable<bool> tls_accept(Shared& sh, Stream& client, const IpAddr& peer) {
-  auto& t = client.start_tls(*sh.server_tls.ctx);
-  client.expires_after(sh.o.header_timeout);
-  auto [ec] = co_await client.async_handshake(asio::ssl::stream_base::server, nothrow);
-  if (!ec) co_return true;
-  const std::string why = ec == beast::error::timeout ? std::string("timeout") : tls::handshake_error(t, ec);
-  if (ec.category() == asio::error::get_ssl_category() && ERR_GET_REASON(ec.value()) == SSL_R_HTTP_REQUEST) {
-    // Plain HTTP sent to the TLS port (nginx answers the same way): say so in plain HTTP.
-    static constexpr std::string_view kPlain =
-        "HTTP/1.1 400 Bad Request\r\nServer: edge\r\nProxy-Status: edge; error=http_request_error; details=\"plain HTTP sent to a TLS port\"\r\n"
-        "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 55\r\nConnection: close\r\n\r\n"
-        "400 Bad Request: plain HTTP request sent to a TLS port\n";
-    client.expires_after(std::chrono::seconds(5));
-    co_await asio::async_write(client.socket(), asio::buffer(kPlain), nothrow);
-    log_line(sh, peer, false, 400, 0, "", "plain_http_to_tls_port@handshake");
-    co_return false;
-  }
-  // A port scanner or a client that distrusts the certificate: one log line, no response.
-  sh.metrics.tls_failure();
-  log_line(sh, peer, false, 0, 0, "", token("tls_handshake_failed:" + why) + "@handshake");
-  co_return false;
-}
 
 bool trusted_peer(const Options& o, const IpAddr& peer) {
   return std::any_of(o.trust_proxy.begin(), o.trust_proxy.end(), [&](const Cidr& c) { return c.contains(peer); });
 }
 
-// One worker thread's own state: its backend pool and its idle client connections.
-struct Worker {
-  Deadlines& deadlines;  // the timeouts of this thread's streams (outlives the io_context)
-  Pool pool;
-  Idle idle;
-  Worker(Shared& sh, Deadlines& d)
-      : deadlines(d), pool(sh.backends.size(), sh.o.keepalive), idle(sh.flows, sh.conns, std::chrono::milliseconds(40)) {}
-};
+// The TLS handshake of a client connection (--tls-cert/--tls-auto), within --header-timeout;
+// a failure is logged (a port scanner or a client that distrusts the certificate: one line).
+asio::awaitable<bool> tls_accept(Shared& sh, Stream& client, const IpAddr& peer) {
+  const tls::Accepted a = co_await tls::accept(client, *sh.server_tls.ctx, sh.o.header_timeout);
+  if (a.ok) co_return true;
+  if (a.plain_http) {
+    log_line(sh, peer, false, 400, 0, "", "plain_http_to_tls_port@handshake");
+  } else {
+    sh.metrics.tls_failure();
+    log_line(sh, peer, false, 0, 0, "", token("tls_handshake_failed:" + a.why) + "@handshake");
+  }
+  co_return false;
+}
 
 // Serves the requests of a client connection until it closes (or is parked: it waits without
 // a coroutine then). One coroutine per connection, not per request: a frame this large is
 // beyond Asio's frame recycling, and would cost a malloc per request.
-asio::awaitable<void> serve_connection(ClientConn& c, Worker& w) {
+asio::awaitable<void> serve_connection(ClientConn& c, run::Worker& w) {
   Shared& sh = c.sh;
-  Pool& pool = c.pool;
+  UpstreamPool& pool = c.pool;
   const Options& o = sh.o;
   const IpAddr& peer = c.peer;
   const bool trusted = c.trusted;
@@ -590,7 +221,7 @@ asio::awaitable<void> serve_connection(ClientConn& c, Worker& w) {
     // Asio skips the attempt when the last read drained the socket, so a keepalive request
     // costs one recv and no FIONREAD.
     if (c.cbuf.size() == 0) {
-      Idle::Waiter waiter;
+      run::Idle::Waiter waiter;
       waiter.sock = &client.socket();
       waiter.since = Clock::now();
       waiter.limit = limit;
@@ -599,10 +230,10 @@ asio::awaitable<void> serve_connection(ClientConn& c, Worker& w) {
       auto [rerr, n] = co_await client.async_read_some(c.cbuf.prepare(8192), nothrow);
       w.idle.wait_end(waiter);
       if (n == 0) {
-        if (waiter.outcome == Idle::Waiter::Outcome::park && !sh.draining) {
+        if (waiter.outcome == run::Idle::Waiter::Outcome::park && !sh.rt->draining()) {
           // Hand the descriptor and the flow to the parked set; this coroutine, its buffers and
           // Asio's state for the socket are freed when it returns.
-          w.idle.park(client.socket(), {c.peer, c.trusted, !c.first, c.flow.release(), waiter.since + waiter.limit});
+          w.idle.park(client.socket(), {c.peer, uint8_t(c.trusted), !c.first, c.flow.release(), waiter.since + waiter.limit});
           co_return;
         }
         goto close;
@@ -668,7 +299,7 @@ asio::awaitable<void> serve_connection(ClientConn& c, Worker& w) {
         log_line(sh, peer, false, err.status, 0, "", "loop@header");
         goto close;
       }
-      const bool client_keep = req.keep_alive() && !sh.draining;
+      const bool client_keep = req.keep_alive() && !sh.rt->draining();
       const std::string& method = c.method.assign(req.method_string());
       const std::string& target = c.target.assign(req.target());
       const std::string& agent = c.agent.assign(req[bhttp::field::user_agent]);
@@ -718,7 +349,7 @@ asio::awaitable<void> serve_connection(ClientConn& c, Worker& w) {
         if (client_keep && !has_body) goto next;
         goto close;
       }
-      set_backend(flow, *up);
+      run::set_upstream(flow, up->reply);
       struct Active {  // the backend's in-flight count follows the request (and its retries)
         Backend* b = nullptr;
         void set(Backend* n) {
@@ -790,7 +421,7 @@ asio::awaitable<void> serve_connection(ClientConn& c, Worker& w) {
         if (fresh.first) {
           up = std::move(fresh.first);
           reused = false;
-          set_backend(flow, *up);
+          run::set_upstream(flow, up->reply);
           continue;
         }
       }
@@ -807,7 +438,7 @@ asio::awaitable<void> serve_connection(ClientConn& c, Worker& w) {
       }
       failure_counted = false;
       active.set(backend);
-      set_backend(flow, *up);
+      run::set_upstream(flow, up->reply);
       }
       const double first_byte_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
       if (ec_head) {
@@ -832,7 +463,7 @@ asio::awaitable<void> serve_connection(ClientConn& c, Worker& w) {
       for (const auto& [name, value] : o.response_headers) res.set(name, value);
       if (res.count(bhttp::field::via)) res.set(bhttp::field::via, std::string(res[bhttp::field::via]).append(", ").append(sh.via));
       else res.set(bhttp::field::via, sh.via);
-      const bool keep = client_keep && !sh.draining && !close_framed;
+      const bool keep = client_keep && !sh.rt->draining() && !close_framed;
       if (switching) {
         res.set(bhttp::field::connection, "upgrade");
         bhttp::response_serializer<bhttp::buffer_body, http::Fields> sr{res};
@@ -861,7 +492,7 @@ asio::awaitable<void> serve_connection(ClientConn& c, Worker& w) {
       const beast::error_code ec_res = got.ec;
       count_bytes(sh, flow, req_bytes, res_bytes);
       log(res.result_int(), res_bytes, ec_res ? token("relay_" + ec_res.message()) + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
-      if (!ec_res && backend_keep && got.complete && up->buffer.size() == 0) pool.put(backend_index, *backend, std::move(up));
+      if (!ec_res && backend_keep && got.complete && up->buffer.size() == 0) keep_upstream(pool, backend_index, *backend, std::move(up));
       if (ec_res || !keep) {
         client.socket().shutdown(tcp::socket::shutdown_send, ec0);
         goto close;
@@ -871,79 +502,30 @@ asio::awaitable<void> serve_connection(ClientConn& c, Worker& w) {
   next:;
   }
 close:
-  co_await tls_goodbye(client);
+  co_await tls::goodbye(client);
 }
 
 // Serves a client connection request after request. `parked` is set when the connection
 // comes back from the parked set (it was idle, and has bytes to read again).
-asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, Worker& w, std::optional<Idle::Parked> parked) {
-  ConnCount count(sh.conns, parked.has_value());
-  const Options& o = sh.o;
+asio::awaitable<void> http_session(tcp::socket sock, Shared& sh, run::Worker& w, std::optional<run::Idle::Parked> parked) {
+  run::ConnCount count(sh.rt->conns(), parked.has_value());
+  UpstreamPool& pool = *sh.pools[w.index];
   beast::error_code ec0;
   std::optional<ClientConn> conn;
   if (parked) {
-    conn.emplace(sh, w.pool, *parked, std::move(sock));
+    conn.emplace(sh, pool, *parked, std::move(sock));
   } else {
     const IpAddr peer = to_ipaddr(sock.remote_endpoint(ec0).address());
-    conn.emplace(sh, w.pool, peer, trusted_peer(o, peer), std::move(sock));
+    conn.emplace(sh, pool, peer, trusted_peer(sh.o, peer), std::move(sock));
   }
   ClientConn& c = *conn;
-  Stream& client = c.client;
-  if (sh.server_tls.ctx && !co_await tls_accept(sh, client, c.peer)) co_return;
+  if (sh.server_tls.ctx && !co_await tls_accept(sh, c.client, c.peer)) co_return;
   co_await serve_connection(c, w);
-}
-
-// Every 20 ms: this thread's stream deadlines, timeouts and parking for its waiting
-// connections; every 500 ms the parked ones' deadlines. After a burst of parking, freed memory
-// goes back to the system (the coroutines of thousands of connections that arrived together
-// would otherwise stay resident).
-asio::awaitable<void> sweeper(Worker& w) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  size_t parked_since_trim = 0;
-  for (unsigned tick = 0;; ++tick) {
-    timer.expires_after(Deadlines::kSweepEvery);
-    auto [ec] = co_await timer.async_wait(nothrow);
-    if (ec) co_return;
-    const auto now = Clock::now();
-    w.deadlines.sweep(now);
-    const size_t parking = w.idle.sweep_waiters(now);
-    parked_since_trim += parking;
-    if (tick % 25 == 0) w.idle.expire_parked(now);
-    if (parked_since_trim >= 1024 || (parking == 0 && parked_since_trim >= 64)) {
-      malloc_trim(64 * 1024);
-      parked_since_trim = 0;
-    }
-  }
-}
-
-// Parked connections that become readable go back to a session of their own.
-asio::awaitable<void> parked_watcher(Shared& sh, Worker& w) {
-  auto ex = co_await asio::this_coro::executor;
-  asio::posix::stream_descriptor ep(ex, ::dup(w.idle.epoll_fd()));
-  while (true) {
-    auto [ec] = co_await ep.async_wait(asio::posix::stream_descriptor::wait_read, nothrow);
-    if (ec) co_return;
-    for (auto& [fd, p] : w.idle.take_ready()) {
-      sockaddr_storage local{};
-      socklen_t len = sizeof local;
-      beast::error_code aec;
-      tcp::socket s(ex);
-      if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0)
-        s.assign(local.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, aec);
-      if (!s.is_open()) {
-        ::close(fd);
-        sh.flows.remove(p.flow);
-        --sh.conns;
-        continue;
-      }
-      asio::co_spawn(ex, http_session(std::move(s), sh, w, p), asio::detached);
-    }
-  }
 }
 
 // TCP mode: one backend connection per client connection, relayed by core/net/relay (splice).
 asio::awaitable<void> tcp_session(tcp::socket sock, Shared& sh) {
-  ConnCount count(sh.conns);
+  run::ConnCount count(sh.rt->conns());
   beast::error_code ec0;
   const IpAddr peer = to_ipaddr(sock.remote_endpoint(ec0).address());
   Stream client(std::move(sock));
@@ -964,11 +546,11 @@ asio::awaitable<void> tcp_session(tcp::socket sock, Shared& sh) {
     sh.backends.failed(sh.backends.at(i), connected.second.error);
   }
   if (!up) co_return;  // no backend: the client sees the connection close
-  FlowHandle flow(sh.flows, client_flow(client.socket(), sh.o));
-  set_backend(flow, *up);
+  FlowHandle flow(sh.rt->flows(), sh.rt->client_flow(client.socket()));
+  run::set_upstream(flow, up->reply);
   ++backend->active;
   const RelayBytes moved = co_await edge::relay(client, up->stream, sh.o.idle_timeout);
-  co_await tls_goodbye(client);
+  co_await tls::goodbye(client);
   count_bytes(sh, flow, moved.a_to_b, moved.b_to_a);
   log_line(sh, peer, true, 0, moved.b_to_a, backend->name, "closed");
   --backend->active;
@@ -998,7 +580,7 @@ asio::awaitable<bool> check_backend(Shared& sh, Backend& b) {
 // checked; a failed check takes it out of the pool until a check passes.
 asio::awaitable<void> health_loop(Shared& sh) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
-  while (!sh.draining) {
+  while (!sh.rt->draining()) {
     if (!sh.o.health_path.empty()) {
       for (size_t i = 0; i < sh.backends.size(); ++i) {
         Backend& b = sh.backends.at(i);
@@ -1009,32 +591,6 @@ asio::awaitable<void> health_loop(Shared& sh) {
     }
     timer.expires_after(sh.o.health_interval);
     co_await timer.async_wait(nothrow);
-  }
-}
-
-asio::awaitable<void> accept_loop(tcp::acceptor& acc, Shared& sh, Worker& w) {
-  while (true) {
-    auto [ec, sock] = co_await acc.async_accept(nothrow);
-    if (ec == asio::error::operation_aborted || !acc.is_open()) co_return;
-    if (ec) {
-      // Out of descriptors (EMFILE/ENFILE) and the like: back off instead of spinning.
-      asio::steady_timer pause(acc.get_executor(), std::chrono::milliseconds(50));
-      co_await pause.async_wait(nothrow);
-      continue;
-    }
-    if (sh.conns >= sh.o.max_conns) continue;  // sock closes here: over --max-conns
-    sh.metrics.connection();
-    sock.set_option(tcp::no_delay(true), ec);
-    if (sh.o.mode == Mode::tcp) {
-      asio::co_spawn(acc.get_executor(), tcp_session(std::move(sock), sh), asio::detached);
-    } else if (sock.available(ec) == 0 && !ec) {
-      // Nothing sent yet: the connection waits parked, without a coroutine or a buffer,
-      // until its first bytes arrive (or --header-timeout passes).
-      const IpAddr peer = to_ipaddr(sock.remote_endpoint(ec).address());
-      w.idle.park(sock, {peer, trusted_peer(sh.o, peer), false, sh.flows.add(client_flow(sock, sh.o)), Clock::now() + sh.o.header_timeout});
-    } else {
-      asio::co_spawn(acc.get_executor(), http_session(std::move(sock), sh, w, std::nullopt), asio::detached);
-    }
   }
 }
 
@@ -1062,7 +618,7 @@ asio::awaitable<void> metrics_session(tcp::socket sock, Shared& sh) {
       views.push_back({b.name, sh.backends.healthy(b), b.active.load(), b.ejections.load(), b.recoveries.load()});
     }
     res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-    res.body() = sh.metrics.text(views, sh.conns);
+    res.body() = sh.metrics.text(views, sh.rt->conns());
   }
   res.keep_alive(false);
   res.prepare_payload();
@@ -1077,57 +633,6 @@ asio::awaitable<void> metrics_loop(tcp::acceptor& acc, Shared& sh) {
     if (ec == asio::error::operation_aborted || !acc.is_open()) co_return;
     if (!ec) asio::co_spawn(acc.get_executor(), metrics_session(std::move(sock), sh), asio::detached);
   }
-}
-
-// Threads share the port through SO_REUSEPORT, which would let edge share it with any other
-// program that set it too (and take half its connections). A socket bound first without it
-// fails when anyone listens there: then edge refuses to start, naming the holder.
-void check_port_free(const tcp::endpoint& ep, const std::string& flag, const std::string& shown) {
-  tcp::acceptor probe(asio::system_executor{});
-  beast::error_code ec;
-  probe.open(ep.protocol(), ec);
-  probe.set_option(tcp::acceptor::reuse_address(true), ec);
-  probe.bind(ep, ec);
-  if (ec == asio::error::address_in_use) {
-    const std::string owner = port_owner(ep.port());
-    throw Fatal(Exit::failed, flag + " " + shown + ": the address is already in use" + (owner.empty() ? "" : " by " + owner));
-  }
-}
-
-// "0.0.0.0:28093", "[::1]:8080": where an acceptor really listens.
-std::string endpoint_text(const tcp::acceptor& acc) {
-  beast::error_code ec;
-  const auto ep = acc.local_endpoint(ec);
-  const std::string a = ep.address().to_string();
-  return (ep.address().is_v6() ? "[" + a + "]" : a) + ":" + std::to_string(ep.port());
-}
-
-// A listening socket on `where` (flag names it in errors); an empty host is `any_host`.
-// `reuseport`: shared by this process's threads; the first of them checks nobody else holds it.
-tcp::acceptor make_acceptor(asio::io_context& ctx, const Endpoint& where, const std::string& flag, const std::string& any_host, bool reuseport,
-                            bool first = true) {
-  const std::string host = where.host().empty() ? any_host : where.host();
-  beast::error_code ec;
-  auto addr = asio::ip::make_address(host, ec);
-  if (ec) throw usage_error(flag, where.str(), "needs an address literal for the host");
-  tcp::endpoint ep(addr, where.port());
-  if (reuseport && first) check_port_free(ep, flag, where.str());
-  tcp::acceptor acc(ctx);
-  acc.open(ep.protocol());
-  acc.set_option(tcp::acceptor::reuse_address(true));
-  int one = 1;
-  if (reuseport) ::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);  // one listener per thread
-  acc.bind(ep, ec);
-  if (ec == asio::error::address_in_use) {
-    const std::string owner = port_owner(ep.port());
-    throw Fatal(Exit::failed, flag + " " + where.str() + ": the address is already in use" + (owner.empty() ? "" : " by " + owner));
-  }
-  if (ec) {
-    if (ec == asio::error::access_denied) throw Fatal(Exit::privilege, flag + " " + where.str() + ": binding a port below 1024 needs root");
-    throw Fatal(Exit::failed, flag + " " + where.str() + ": " + ec.message());
-  }
-  acc.listen(asio::socket_base::max_listen_connections);
-  return acc;
 }
 
 }  // namespace
@@ -1145,6 +650,24 @@ std::vector<std::string> auto_cert_names(const Options& o) {
   return names;
 }
 
+namespace {
+// The reverse proxy as a session handler of the core runtime.
+class Service : public run::Handler {
+ public:
+  explicit Service(Shared& sh) : sh_(sh) {}
+  void start(tcp::socket s, run::Worker& w, std::optional<run::Idle::Parked> parked) override {
+    if (sh_.o.mode == Mode::tcp) asio::co_spawn(w.ctx, tcp_session(std::move(s), sh_), asio::detached);
+    else asio::co_spawn(w.ctx, http_session(std::move(s), sh_, w, parked), asio::detached);
+  }
+  uint8_t tag_for(const IpAddr& peer) override { return trusted_peer(sh_.o, peer); }
+  void accepted() override { sh_.metrics.connection(); }
+  void reopen_logs() override { sh_.log.reopen(); }
+
+ private:
+  Shared& sh_;
+};
+}  // namespace
+
 int run(const Options& o) {
   Shared sh(o);
   // TLS material first: a bad file ends the run before any socket is opened.
@@ -1160,30 +683,19 @@ int run(const Options& o) {
     std::fprintf(stderr, "edge rproxy: TLS certificate %s, SHA-256 fingerprint %s\n", sh.server_tls.subject.c_str(), sh.server_tls.fingerprint.c_str());
   }
   if (o.upstream_tls) sh.upstream_tls = tls::client(o.upstream_ca, !o.upstream_insecure);
-  const unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
-  // Declared before the io_contexts: coroutine frames destroyed with them unlink their streams.
-  std::vector<std::unique_ptr<Deadlines>> deadlines;
-  for (unsigned i = 0; i < threads; ++i) deadlines.push_back(std::make_unique<Deadlines>());
-  std::vector<std::unique_ptr<asio::io_context>> ctxs;
-  std::vector<tcp::acceptor> acceptors;
-  std::vector<std::unique_ptr<Worker>> workers_state;
-  for (unsigned i = 0; i < threads; ++i) {
-    ctxs.push_back(std::make_unique<asio::io_context>(1));
-    acceptors.push_back(make_acceptor(*ctxs.back(), o.listen, "--listen", "0.0.0.0", true, i == 0));
-    workers_state.push_back(std::make_unique<Worker>(sh, *deadlines[i]));
-  }
-  for (unsigned i = 0; i < threads; ++i) {
-    asio::co_spawn(*ctxs[i], accept_loop(acceptors[i], sh, *workers_state[i]), asio::detached);
-    asio::co_spawn(*ctxs[i], sweeper(*workers_state[i]), asio::detached);
-    if (o.mode == Mode::http) asio::co_spawn(*ctxs[i], parked_watcher(sh, *workers_state[i]), asio::detached);
-  }
+  Service service(sh);
+  run::Runtime rt({.command = "rproxy", .listen = o.listen, .threads = o.threads, .max_conns = o.max_conns, .header_timeout = o.header_timeout,
+                   .idle_timeout = o.idle_timeout, .drain = o.drain, .park_fresh = o.mode == Mode::http},
+                  service);
+  sh.rt = &rt;
+  for (unsigned i = 0; i < rt.threads(); ++i) sh.pools.push_back(std::make_unique<UpstreamPool>(o.keepalive));
   // Metrics on the first thread; a bare port means loopback only.
   std::optional<tcp::acceptor> metrics_acceptor;
   if (o.metrics) {
-    metrics_acceptor.emplace(make_acceptor(*ctxs[0], *o.metrics, "--metrics", "127.0.0.1", false));
-    asio::co_spawn(*ctxs[0], metrics_loop(*metrics_acceptor, sh), asio::detached);
+    metrics_acceptor.emplace(run::listen_on(rt.main(), *o.metrics, "--metrics", "127.0.0.1", false, false));
+    asio::co_spawn(rt.main(), metrics_loop(*metrics_acceptor, sh), asio::detached);
   }
-  asio::co_spawn(*ctxs[0], health_loop(sh), asio::detached);
+  asio::co_spawn(rt.main(), health_loop(sh), asio::detached);
   // Backend names are resolved again (at their TTL) on a thread of their own: resolution
   // blocks, and an I/O thread must not wait on a slow resolver.
   std::mutex resolver_mu;
@@ -1212,74 +724,15 @@ int run(const Options& o) {
       t.join();
     }
   } stop_resolver{resolver_mu, resolver_cv, resolver_stop, resolver};
-  ControlServer control(sh.flows, "rproxy");
-  if (!control.error().empty()) std::fprintf(stderr, "edge: no control socket (%s): edge conntrack will not see this proxy's flows\n", control.error().c_str());
 
   for (size_t i = 0; i < sh.backends.size(); ++i)
     if (sh.backends.at(i).addresses.load()->empty())
       std::fprintf(stderr, "edge: backend %s does not resolve: it counts as down\n", sh.backends.at(i).name.c_str());
-  std::fprintf(stderr, "edge rproxy: listening on %s (%s%s), %zu backend(s)%s, %u thread(s)\n", endpoint_text(acceptors[0]).c_str(),
+  std::fprintf(stderr, "edge rproxy: listening on %s (%s%s), %zu backend(s)%s, %u thread(s)\n", rt.listen_text().c_str(),
                o.mode == Mode::http ? "http" : "tcp", sh.server_tls.ctx ? " over TLS" : "", sh.backends.size(),
-               sh.upstream_tls ? " over TLS" : "", threads);
-  if (metrics_acceptor) {
-    std::fprintf(stderr, "edge rproxy: metrics at http://%s/metrics\n", endpoint_text(*metrics_acceptor).c_str());
-  }
-
-  // SIGINT/SIGTERM: stop accepting, let in-flight requests finish (up to --drain), then stop.
-  asio::signal_set signals(*ctxs[0], SIGINT, SIGTERM);
-  asio::signal_set hup(*ctxs[0], SIGHUP);
-  asio::steady_timer drain_timer(*ctxs[0]);
-  const auto stop_all = [&] {
-    for (auto& c : ctxs) c->stop();
-  };
-  std::function<void()> drain_check;  // re-armed every 50 ms while draining
-  signals.async_wait([&](const beast::error_code& ec, int) {
-    if (ec) return;
-    sh.draining = true;
-    hup.cancel();
-    // Stop accepting; idle keepalive connections are closed at once (they have nothing in
-    // flight), in-flight requests finish and close their connections.
-    for (unsigned i = 0; i < threads; ++i)
-      asio::post(*ctxs[i], [&acc = acceptors[i], &w = *workers_state[i]] {
-        beast::error_code e;
-        acc.close(e);
-        w.idle.drain();
-      });
-    const auto deadline = Clock::now() + o.drain;
-    std::fprintf(stderr, "edge rproxy: draining: no new connections; %u open, waiting up to %s for requests in flight\n", sh.conns.load(),
-                 format_duration(o.drain).c_str());
-    drain_check = [&, deadline] {
-      if (sh.conns == 0 || Clock::now() >= deadline) {
-        if (sh.conns) std::fprintf(stderr, "edge rproxy: drain time is up: closing %u connection(s) still open\n", sh.conns.load());
-        else std::fprintf(stderr, "edge rproxy: drained: every connection closed; exiting\n");
-        return stop_all();
-      }
-      drain_timer.expires_after(std::chrono::milliseconds(50));
-      drain_timer.async_wait([&](const beast::error_code&) { drain_check(); });
-    };
-    drain_check();
-  });
-
-  std::function<void()> on_hup = [&] {
-    hup.async_wait([&](const beast::error_code& ec, int) {
-      if (ec) return;
-      sh.log.reopen();
-      on_hup();
-    });
-  };
-  on_hup();
-
-  std::vector<std::thread> workers;
-  for (unsigned i = 1; i < threads; ++i)
-    workers.emplace_back([&, i] {
-      Deadlines::current() = deadlines[i].get();
-      ctxs[i]->run();
-    });
-  Deadlines::current() = deadlines[0].get();
-  ctxs[0]->run();
-  stop_all();
-  for (auto& w : workers) w.join();
-  return 0;
+               sh.upstream_tls ? " over TLS" : "", rt.threads());
+  if (metrics_acceptor) std::fprintf(stderr, "edge rproxy: metrics at http://%s/metrics\n", run::endpoint_text(*metrics_acceptor).c_str());
+  return rt.run();
 }
 
 }  // namespace edge::rproxy

@@ -1,12 +1,12 @@
 // The idle set: an intrusive list of waiters, a map of parked descriptors and an epoll set.
-#include "engines/rproxy/idle.h"
+#include "core/run/idle.h"
 
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include <stdexcept>
 
-namespace edge::rproxy {
+namespace edge::run {
 
 Idle::Idle(FlowTable& flows, std::atomic<unsigned>& conns, Clock::duration grace) : flows_(flows), conns_(conns), grace_(grace) {
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -111,4 +111,4 @@ void Idle::close_parked(int fd, const Parked& p) {
   --conns_;
 }
 
-}  // namespace edge::rproxy
+}  // namespace edge::run

@@ -1,4 +1,5 @@
-// One worker thread's client connections between requests, kept cheap (nginx's lesson: an idle
+// One worker thread's client connections between requests (of any session handler on the
+// core runtime, core/run/runtime.h), kept cheap (nginx's lesson: an idle
 // keepalive connection should cost little more than its socket).
 //  - A connection that just finished a request waits with its coroutine alive (a "waiter"):
 //    the next request usually follows at once, and nothing is torn down.
@@ -20,7 +21,7 @@
 #include "core/flow/table.h"
 #include "core/net/addr.h"
 
-namespace edge::rproxy {
+namespace edge::run {
 
 class Idle {
  public:
@@ -39,7 +40,7 @@ class Idle {
 
   struct Parked {
     IpAddr peer;
-    bool trusted = false;
+    uint8_t tag = 0;      // the session handler's own bits (rproxy: a trusted peer)
     bool served = false;  // has had a request (keepalive) or not (still within the head timeout)
     uint64_t flow = 0;    // its entry in the flow table, owned while parked
     Clock::time_point deadline;
@@ -80,4 +81,4 @@ class Idle {
   std::unordered_map<int, Parked> parked_;
 };
 
-}  // namespace edge::rproxy
+}  // namespace edge::run

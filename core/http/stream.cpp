@@ -1,0 +1,209 @@
+// HTTP/1 message streaming (core/http/stream.h).
+#include "core/http/stream.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http.hpp>
+#include <array>
+
+namespace edge::http {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+// Socket reads are this large: a 64 KiB body crosses in a handful of reads, not a hundred.
+constexpr size_t kReadPiece = 16 * 1024;
+}  // namespace
+
+bool Relayed::malformed() const {
+  return reading_failed && &ec.category() == &beast::error_code(bhttp::error::bad_chunk).category() && ec != bhttp::error::partial_message &&
+         ec != bhttp::error::end_of_stream;
+}
+
+asio::awaitable<void> send_error(Stream& s, const ProxyError& e, bool keep_alive, unsigned version, std::string_view proxy_name) {
+  bhttp::response<bhttp::string_body> r{bhttp::status(e.status), version};
+  r.set(bhttp::field::server, "edge");
+  r.set("Proxy-Status", std::string(proxy_name) + "; error=" + std::string(e.error) + (e.detail.empty() ? "" : "; details=\"" + e.detail + "\""));
+  r.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+  r.body() = std::to_string(e.status) + " " + std::string(bhttp::obsolete_reason(bhttp::status(e.status))) + ": " +
+             (e.detail.empty() ? std::string(e.error) : e.detail) + "\n";
+  r.keep_alive(keep_alive);
+  r.prepare_payload();
+  s.expires_after(std::chrono::seconds(5));
+  co_await bhttp::async_write(s, r, nothrow);
+}
+
+namespace {
+void head_text(const RequestHead& h, std::string& out) {
+  out.append(h.method_string()).append(" ").append(h.target());
+  out.append(h.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+}
+void head_text(const ResponseHead& h, std::string& out) {
+  out.append(h.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(h.result_int())).append(" ");
+  out.append(h.reason().empty() ? bhttp::obsolete_reason(h.result()) : h.reason()).append("\r\n");
+}
+template <class Header>
+void write_fields(const Header& h, std::string& out) {
+  head_text(h, out);
+  for (const auto& f : h) out.append(f.name_string()).append(": ").append(f.value()).append("\r\n");
+  out.append("\r\n");
+}
+
+}  // namespace
+
+// One contiguous buffer instead of a serializer's scatter list (the direct path below).
+void fields_text(const RequestHead& h, std::string& out) { write_fields(h, out); }
+void fields_text(const ResponseHead& h, std::string& out) { write_fields(h, out); }
+
+// One step of reading a chunked or close-framed body into `buf` through the parser: bytes
+// already buffered are parsed at once, else the stream is read (one read, so a streamed
+// response such as SSE goes out as each piece arrives). Returns the body bytes now in `buf`.
+namespace {
+template <bool isRequest>
+asio::awaitable<std::tuple<beast::error_code, size_t>> read_body_piece(Stream& in, beast::flat_buffer& in_buf,
+                                                                       Parser<isRequest>& p, std::vector<char>& buf,
+                                                                       Millis idle) {
+  auto& body = p.get().body();
+  body.data = buf.data();
+  body.size = buf.size();
+  beast::error_code ec;
+  // put() stops after each element (a chunk header, say): go on while it makes progress and
+  // no body byte has come out, or a chunk already buffered would wait for the next read.
+  const auto parse = [&] {
+    while (in_buf.size() > 0 && !p.is_done() && body.size == buf.size()) {
+      const size_t used = p.put(in_buf.data(), ec);
+      in_buf.consume(used);
+      if (ec == bhttp::error::need_more || ec == bhttp::error::need_buffer) ec = {};
+      if (ec || used == 0) return;
+    }
+  };
+  if (in_buf.size() > 0) parse();
+  if (!ec && body.size == buf.size() && !p.is_done()) {
+    // A chunk header longer than the buffer's room (a client's endless chunk extension) ends
+    // here, as a malformed body.
+    const size_t room = std::min(kReadPiece, in_buf.max_size() - in_buf.size());
+    if (room == 0) co_return std::tuple{beast::error_code(bhttp::error::bad_chunk_extension), size_t(0)};
+    in.expires_after(idle);
+    auto [rec, n] = co_await in.async_read_some(in_buf.prepare(room), nothrow);
+    if (rec == asio::error::eof) p.put_eof(ec);  // the end of a close-framed body, else partial_message
+    else if (rec) ec = rec;
+    else {
+      in_buf.commit(n);
+      parse();
+    }
+  }
+  co_return std::tuple{ec, buf.size() - body.size};
+}
+
+// A chunked or close-framed message: Beast's serializer re-frames the body as it streams.
+template <bool isRequest>
+asio::awaitable<Relayed> relay_chunked(Stream& in, beast::flat_buffer& in_buf, Parser<isRequest>& p, Stream& out,
+                                       Millis idle, uint64_t& bytes, std::vector<char>& buf, std::string& head) {
+  Relayed r;
+  if (buf.empty()) buf.resize(kCopyBuffer);
+  bhttp::serializer<isRequest, bhttp::buffer_body, Fields> sr{p.get()};
+  do {
+    if (!p.is_done()) {
+      auto [ec, n] = co_await read_body_piece(in, in_buf, p, buf, idle);
+      if (ec) {
+        r = {ec, true, sr.is_header_done()};
+        co_return r;
+      }
+      p.get().body().size = n;
+      p.get().body().data = buf.data();
+      p.get().body().more = !p.is_done();
+      bytes += n;
+      if (n == 0 && !p.is_done()) {
+        // The read ended on framing alone (a chunk header): nothing to pass on yet. An empty
+        // piece must not reach the serializer, which would send it as the last chunk; the
+        // head goes out now, though, so a streamed response starts at once.
+        if (!sr.is_header_done()) {
+          out.expires_after(idle);
+          auto [hec, hn] = co_await bhttp::async_write_header(out, sr, nothrow);
+          r.head_sent = true;
+          if ((r.ec = hec)) co_return r;
+        }
+        continue;
+      }
+    } else {
+      p.get().body().data = nullptr;
+      p.get().body().size = 0;
+      p.get().body().more = false;  // no body, or its end: let the serializer finish
+    }
+    out.expires_after(idle);
+    auto [ec, n] = co_await bhttp::async_write(out, sr, nothrow);
+    r.head_sent = true;
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if ((r.ec = ec)) co_return r;
+  } while (!p.is_done() && !sr.is_done());
+  r.complete = p.is_done();
+  co_return r;
+}
+}  // namespace
+
+template <bool isRequest>
+asio::awaitable<Relayed> relay_message(Stream& in, beast::flat_buffer& in_buf, Parser<isRequest>& p, Stream& out,
+                                       Millis idle, uint64_t& bytes, std::vector<char>& buf, std::string& head) {
+  // (A response that ends with its head, HEAD's or a 204/304, goes the length-framed way even
+  // when it says chunked: the serializer would append a last chunk that no client expects.)
+  if (!p.is_done() && (p.chunked() || p.need_eof())) co_return co_await relay_chunked(in, in_buf, p, out, idle, bytes, buf, head);
+  Relayed r;
+  // Length-framed: the parser's work ends with the head. The head and the body bytes that
+  // came with it go out in one write; the rest is read straight into `buf`, as much as the
+  // socket has (up to what is left), and written on.
+  head.clear();
+  fields_text(p.get().base(), head);
+  uint64_t left = p.is_done() ? 0 : p.content_length_remaining().value_or(0);
+  const size_t early = size_t(std::min<uint64_t>(left, in_buf.size()));
+  const std::array<asio::const_buffer, 2> first{asio::buffer(head), asio::buffer(in_buf.data().data(), early)};
+  out.expires_after(idle);
+  auto [wec, wn] = co_await asio::async_write(out, first, nothrow);
+  if ((r.ec = wec)) co_return r;
+  r.head_sent = true;
+  in_buf.consume(early);
+  left -= early;
+  bytes += early;
+  if (left > 0 && buf.empty()) buf.resize(kCopyBuffer);  // only bodies that did not come with their head need it
+  while (left > 0) {
+    in.expires_after(idle);
+    auto [rec, n] = co_await in.async_read_some(asio::buffer(buf.data(), size_t(std::min<uint64_t>(left, buf.size()))), nothrow);
+    if (rec) {
+      r.ec = rec == asio::error::eof ? beast::error_code(bhttp::error::partial_message) : rec;
+      r.reading_failed = true;
+      co_return r;
+    }
+    out.expires_after(idle);
+    auto [wec2, wn2] = co_await asio::async_write(out, asio::buffer(buf.data(), n), nothrow);
+    if ((r.ec = wec2)) co_return r;
+    left -= n;
+    bytes += n;
+  }
+  r.complete = true;
+  co_return r;
+}
+
+template asio::awaitable<Relayed> relay_message<true>(Stream&, beast::flat_buffer&, Parser<true>&, Stream&, Millis, uint64_t&, std::vector<char>&, std::string&);
+template asio::awaitable<Relayed> relay_message<false>(Stream&, beast::flat_buffer&, Parser<false>&, Stream&, Millis, uint64_t&, std::vector<char>&, std::string&);
+
+asio::awaitable<std::tuple<beast::error_code, size_t, HeadProblem>> read_raw_head(Stream& s, beast::flat_buffer& buf) {
+  http::HeadScanner scanner;
+  while (true) {
+    const std::string_view have(static_cast<const char*>(buf.data().data()), buf.size());
+    if (auto problem = scanner.scan(have)) co_return std::tuple{beast::error_code{}, size_t(0), std::move(problem)};
+    if (const size_t n = scanner.length()) {
+      if (n > kMaxHead) break;
+      buf.consume(scanner.leading());
+      co_return std::tuple{beast::error_code{}, n - scanner.leading(), HeadProblem{}};
+    }
+    if (have.size() > kMaxHead) break;
+    auto [ec, n] = co_await s.async_read_some(buf.prepare(8192), nothrow);
+    if (ec) co_return std::tuple{ec == asio::error::eof ? beast::error_code(bhttp::error::end_of_stream) : ec, size_t(0), HeadProblem{}};
+    buf.commit(n);
+  }
+  co_return std::tuple{beast::error_code(bhttp::error::header_limit), size_t(0), HeadProblem{}};
+}
+
+}  // namespace edge::http
