@@ -17,7 +17,9 @@ void add_conntrack(CLI::App& app, Runner& runner);
 void add_trace(CLI::App& app, Runner& runner);
 // Registers `edge rproxy`.
 void add_rproxy(CLI::App& app, Runner& runner);
-// nat, proxy: described in --help, exit 4 until built.
+// Registers `edge proxy`.
+void add_proxy(CLI::App& app, Runner& runner);
+// nat: described in --help, exit 4 until built.
 void add_planned(CLI::App& app, Runner& runner);
 
 }  // namespace edge::cmd

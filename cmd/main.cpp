@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
   edge::cmd::add_conntrack(app, runner);
   edge::cmd::add_trace(app, runner);
   edge::cmd::add_rproxy(app, runner);
+  edge::cmd::add_proxy(app, runner);
   edge::cmd::add_planned(app, runner);
 
   auto unknown_command = [&](const std::string& word) {

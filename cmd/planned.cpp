@@ -18,9 +18,6 @@ constexpr Planned kPlanned[] = {
     {"nat", "An ad hoc SNAT/masquerade/DNAT box: kernel rules that vanish when edge exits (not built yet)",
      "Planned: nftables rules in a table owned by this process (removed by the kernel even on SIGKILL),\n"
      "conntrack entries of its flows swept at exit, or a userspace TCP/UDP forwarder that needs no root."},
-    {"proxy", "A forward proxy: HTTP, CONNECT tunnels and SOCKS5, deny-all with an allowlist (not built yet)",
-     "Planned: absolute-form HTTP and CONNECT, SOCKS5, Squid-style destination allowlists; its flows\n"
-     "will list in 'edge conntrack' beside the kernel's."},
 };
 
 }  // namespace

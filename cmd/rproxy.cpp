@@ -14,18 +14,6 @@
 namespace edge::cmd {
 namespace {
 
-Millis duration_flag(const std::string& flag, const std::string& v) {
-  const Millis d = parse_or_usage(flag, v, parse_duration(v));
-  if (d.count() < 1) throw usage_error(flag, v, "must be more than 0");
-  return d;
-}
-
-unsigned count_flag(const std::string& flag, const std::string& v, uint64_t lo, uint64_t hi) {
-  const auto n = parse_or_usage(flag, v, parse_count(v));
-  if (n < lo || n > hi) throw usage_error(flag, v, "is out of range (" + std::to_string(lo) + "-" + std::to_string(hi) + ")");
-  return unsigned(n);
-}
-
 // 'Name: value' pairs, held to the byte rules a client's headers are held to: the name a
 // token, the value without control bytes (CR, LF, NUL, ...), framing headers not settable.
 std::vector<std::pair<std::string, std::string>> header_flags(const std::string& flag, const std::vector<std::string>& values) {

@@ -9,8 +9,9 @@ _edge_stats_flags='--warn --top'
 _edge_watch_flags='--event --count --timeout --buffer'
 _edge_trace_flags='-4 -6 --timeout --proxy --cacert --netns --json --hops --mtu --capture -h --help'
 _edge_rproxy_flags='--listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log --log-format --metrics -H --header --response-header --health --health-interval --tls-cert --tls-key --tls-auto --upstream-tls --upstream-ca --upstream-insecure -h --help'
+_edge_proxy_flags='--listen --no-socks --allow-src --auth --auth-file --open --allow-domain --allow-dst --deny-domain --deny-dst --connect-ports --http-ports --threads --connect-timeout --header-timeout --response-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --access-log --log-format -h --help'
 # Flags that take a value (the next word, or after '=').
-_edge_value_flags=' -p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --sort --limit --backend --origin --warn --top --event --count --timeout --buffer --proxy --cacert --capture --listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log --log-format --metrics -H --header --response-header --health --health-interval --tls-cert --tls-key --upstream-ca '
+_edge_value_flags=' -p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --sort --limit --backend --origin --warn --top --event --count --timeout --buffer --proxy --cacert --capture --listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log --log-format --metrics -H --header --response-header --health --health-interval --tls-cert --tls-key --upstream-ca --allow-src --auth --auth-file --allow-domain --allow-dst --deny-domain --deny-dst --connect-ports --http-ports --response-timeout '
 
 # Puts $1 in front of every candidate (for "--flag=value" typed as one word).
 _edge_prefix() {
@@ -96,9 +97,13 @@ _edge() {
             COMPREPLY=($(compgen -W 'round-robin least-conn random hash-src' -- "$cur"))
             _edge_prefix "$pre"; return ;;
         --log-format)
-            COMPREPLY=($(compgen -W 'combined json' -- "$cur"))
+            if [[ $cmd == proxy ]]; then
+                COMPREPLY=($(compgen -W 'squid json' -- "$cur"))
+            else
+                COMPREPLY=($(compgen -W 'combined json' -- "$cur"))
+            fi
             _edge_prefix "$pre"; return ;;
-        --cacert | --capture | --access-log | --tls-cert | --tls-key | --upstream-ca)
+        --cacert | --capture | --access-log | --tls-cert | --tls-key | --upstream-ca | --auth-file)
             # --access-log also takes '-' (standard output), typed by hand.
             compopt -o filenames 2>/dev/null
             COMPREPLY=($(compgen -f -- "$cur"))
@@ -112,8 +117,10 @@ _edge() {
             _edge_prefix "$pre"; return ;;
         -s | --src | -d | --dst | --sport | --dport | --mark | --limit | --warn | --top | --count | --timeout | --buffer | \
             --listen | --to | --trust-proxy | --threads | --keepalive | --max-conns | --metrics | \
-            --connect-timeout | --header-timeout | --backend-timeout | --idle-timeout | --keepalive-timeout | --drain)
-            # Free-form values (addresses, HOST:PORT, CIDRs, ports, numbers, durations): nothing to offer.
+            --connect-timeout | --header-timeout | --backend-timeout | --idle-timeout | --keepalive-timeout | --drain | \
+            --allow-src | --auth | --allow-domain | --allow-dst | --deny-domain | --deny-dst | --connect-ports | --http-ports | \
+            --response-timeout)
+            # Free-form values (addresses, HOST:PORT, CIDRs, names, ports, numbers, durations, USER:PASS): nothing to offer.
             COMPREPLY=()
             _edge_prefix "$pre"; return ;;
     esac
@@ -140,7 +147,9 @@ _edge() {
             words=$_edge_trace_flags ;;
         rproxy)
             words=$_edge_rproxy_flags ;;
-        nat | proxy)
+        proxy)
+            words=$_edge_proxy_flags ;;
+        nat)
             # Not built yet: only --help.
             words='-h --help' ;;
     esac

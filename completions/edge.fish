@@ -21,7 +21,7 @@ function __edge_netns
 end
 
 # No file names anywhere except --netns paths, --cacert, --capture, --access-log, --tls-cert,
-# --tls-key and --upstream-ca.
+# --tls-key, --upstream-ca and --auth-file.
 complete -c edge -f
 
 # edge
@@ -29,7 +29,7 @@ complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -s h -l hel
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -l version -d 'Print version and exit'
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a conntrack -d "The kernel's connection-tracking table"
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a nat -d 'SNAT/masquerade/DNAT box (not built yet)'
-complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a proxy -d 'Forward proxy (not built yet)'
+complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a proxy -d 'Forward proxy: HTTP, CONNECT and SOCKS5, with egress rules'
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a rproxy -d 'Reverse proxy: HTTP/1.1 or TCP to a pool of backends'
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a trace -d 'Which layer broke: one probe through every layer'
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a help -d "A command's flags and examples"
@@ -37,8 +37,35 @@ complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a help -d 
 complete -c edge -n "__fish_seen_subcommand_from help; and not __fish_seen_subcommand_from conntrack nat proxy rproxy trace" -a 'conntrack nat proxy rproxy trace'
 complete -c edge -n "__fish_seen_subcommand_from help; and __fish_seen_subcommand_from conntrack; and not __fish_seen_subcommand_from $edge_ct_subcommands" -a 'list stats watch'
 
-# edge nat | proxy (not built yet: only --help)
-complete -c edge -n "__fish_seen_subcommand_from nat proxy" -s h -l help -d 'Print help and exit'
+# edge nat (not built yet: only --help)
+complete -c edge -n "__fish_seen_subcommand_from nat" -s h -l help -d 'Print help and exit'
+
+# edge proxy [--listen [ADDR:]PORT] [--allow-* ...] (addresses, names, ports and durations typed by hand)
+set -l px "__fish_seen_subcommand_from proxy"
+complete -c edge -n $px -s h -l help -d 'Print help and exit'
+complete -c edge -n $px -l listen -x -d '[ADDR:]PORT to accept clients on (default 127.0.0.1:3128)'
+complete -c edge -n $px -l no-socks -d 'Speak HTTP only (no SOCKS5)'
+complete -c edge -n $px -l allow-src -x -d 'Clients in this CIDR may use it besides loopback (repeatable)'
+complete -c edge -n $px -l auth -x -d 'Require this USER:PASS of every client'
+complete -c edge -n $px -l auth-file -r -F -d 'Require a user and password from this htpasswd file'
+complete -c edge -n $px -l open -d 'Allow a non-loopback --listen without --allow-src or --auth'
+complete -c edge -n $px -l allow-domain -x -d 'Allowlist this name (leading dot: and subdomains)'
+complete -c edge -n $px -l allow-dst -x -d 'Allowlist this CIDR (lifts a default denial it covers)'
+complete -c edge -n $px -l deny-domain -x -d 'Never this name (leading dot: and subdomains)'
+complete -c edge -n $px -l deny-dst -x -d 'Never this CIDR'
+complete -c edge -n $px -l connect-ports -x -d 'Ports tunnels may reach (default 443)'
+complete -c edge -n $px -l http-ports -x -d 'Ports plain HTTP may reach (default 80,443,1025-65535)'
+complete -c edge -n $px -l threads -x -d 'Worker threads (default: one per core)'
+complete -c edge -n $px -l connect-timeout -x -d 'Connecting to a destination (default 10s)'
+complete -c edge -n $px -l header-timeout -x -d "A client's request head or SOCKS handshake (default 10s)"
+complete -c edge -n $px -l response-timeout -x -d "The origin's response head (default 60s)"
+complete -c edge -n $px -l idle-timeout -x -d 'Silence while a body streams or in a tunnel (default 5m)'
+complete -c edge -n $px -l keepalive-timeout -x -d 'Idle client connection between requests (default 60s)'
+complete -c edge -n $px -l keepalive -x -d 'Idle origin connections per destination and thread (default 32)'
+complete -c edge -n $px -l max-conns -x -d 'Client connections at most (default 10000)'
+complete -c edge -n $px -l drain -x -d 'On SIGTERM/SIGINT, time for in-flight requests (default 10s)'
+complete -c edge -n $px -l access-log -r -F -d 'One line per request or tunnel to FILE, or - for stdout'
+complete -c edge -n $px -l log-format -x -a 'squid json' -d 'Access log lines: squid (default) or json'
 
 # edge rproxy --listen [ADDR:]PORT --to HOST:PORT [--to ...] (addresses and durations typed by hand)
 set -l rp "__fish_seen_subcommand_from rproxy"

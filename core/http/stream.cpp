@@ -101,7 +101,7 @@ asio::awaitable<std::tuple<beast::error_code, size_t>> read_body_piece(Stream& i
 // A chunked or close-framed message: Beast's serializer re-frames the body as it streams.
 template <bool isRequest>
 asio::awaitable<Relayed> relay_chunked(Stream& in, beast::flat_buffer& in_buf, Parser<isRequest>& p, Stream& out,
-                                       Millis idle, uint64_t& bytes, std::vector<char>& buf, std::string& head) {
+                                       Millis idle, uint64_t& bytes, std::vector<char>& buf) {
   Relayed r;
   if (buf.empty()) buf.resize(kCopyBuffer);
   bhttp::serializer<isRequest, bhttp::buffer_body, Fields> sr{p.get()};
@@ -149,7 +149,7 @@ asio::awaitable<Relayed> relay_message(Stream& in, beast::flat_buffer& in_buf, P
                                        Millis idle, uint64_t& bytes, std::vector<char>& buf, std::string& head) {
   // (A response that ends with its head, HEAD's or a 204/304, goes the length-framed way even
   // when it says chunked: the serializer would append a last chunk that no client expects.)
-  if (!p.is_done() && (p.chunked() || p.need_eof())) co_return co_await relay_chunked(in, in_buf, p, out, idle, bytes, buf, head);
+  if (!p.is_done() && (p.chunked() || p.need_eof())) co_return co_await relay_chunked(in, in_buf, p, out, idle, bytes, buf);
   Relayed r;
   // Length-framed: the parser's work ends with the head. The head and the body bytes that
   // came with it go out in one write; the rest is read straight into `buf`, as much as the
@@ -204,6 +204,25 @@ asio::awaitable<std::tuple<beast::error_code, size_t, HeadProblem>> read_raw_hea
     buf.commit(n);
   }
   co_return std::tuple{beast::error_code(bhttp::error::header_limit), size_t(0), HeadProblem{}};
+}
+
+void reset(ResponseParser& p, bool head_request) {
+  p.~ResponseParser();
+  new (&p) ResponseParser();
+  p.body_limit(boost::none);  // bodies stream through; no size is buffered
+  p.header_limit(kMaxHead);
+  if (head_request) p.skip(true);
+}
+
+asio::awaitable<beast::error_code> read_response_head(Stream& s, beast::flat_buffer& buf, ResponseParser& p, bool head_request, Millis timeout) {
+  s.expires_after(timeout);
+  auto [ec, n] = co_await bhttp::async_read_header(s, buf, p, nothrow);
+  while (!ec && p.get().result_int() >= 100 && p.get().result_int() < 200 && p.get().result() != bhttp::status::switching_protocols) {
+    reset(p, head_request);
+    auto [ec2, n2] = co_await bhttp::async_read_header(s, buf, p, nothrow);
+    ec = ec2;
+  }
+  co_return ec;
 }
 
 }  // namespace edge::http

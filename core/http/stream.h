@@ -63,6 +63,15 @@ template <bool isRequest>
 boost::asio::awaitable<Relayed> relay_message(Stream& in, boost::beast::flat_buffer& in_buf, Parser<isRequest>& p, Stream& out, Millis idle,
                                               uint64_t& bytes, std::vector<char>& buf, std::string& head);
 
+// Reads a response head into `p` (a fresh parser: a parser reads one message), within
+// `timeout`. Interim responses (100, 103) are not the answer: they are dropped and reading
+// goes on, or the final response would stay in the buffer and reach the next user of the
+// connection. 101 is final. `head_request`: the response has no body whatever it says.
+boost::asio::awaitable<boost::beast::error_code> read_response_head(Stream& s, boost::beast::flat_buffer& buf, ResponseParser& p, bool head_request,
+                                                                    Millis timeout);
+// Puts a used response parser back in its first state, with the limits every proxy uses.
+void reset(ResponseParser& p, bool head_request);
+
 // The start line and fields of a message as one block of text, ready to send.
 void fields_text(const RequestHead& h, std::string& out);
 void fields_text(const ResponseHead& h, std::string& out);

@@ -56,6 +56,7 @@ class UpstreamPool {
   explicit UpstreamPool(unsigned keep_per_slot) : keep_(keep_per_slot) {}
   std::unique_ptr<Upstream> take(size_t slot);
   void put(size_t slot, std::unique_ptr<Upstream> u);
+  unsigned keep() const { return keep_; }
 
  private:
   std::vector<std::vector<std::unique_ptr<Upstream>>> idle_;

@@ -177,6 +177,24 @@ Flow Runtime::client_flow(const tcp::socket& s) const {
   return f;
 }
 
+asio::awaitable<Waited> wait_for_bytes(Worker& w, Stream& s, boost::beast::flat_buffer& buf, Millis limit) {
+  s.expires_after(limit);
+  Idle::Waiter waiter;
+  waiter.sock = &s.socket();
+  waiter.since = Clock::now();
+  waiter.limit = limit;
+  waiter.parkable = !s.tls();  // TLS state cannot be parked
+  w.idle.wait_begin(waiter);
+  auto [ec, n] = co_await s.async_read_some(buf.prepare(8192), nothrow);
+  w.idle.wait_end(waiter);
+  if (n > 0) {
+    buf.commit(n);  // bytes came, even if a timeout or the drain was about to end the wait
+    co_return Waited{Waited::What::data, {}};
+  }
+  if (waiter.outcome == Idle::Waiter::Outcome::park && !w.rt.draining()) co_return Waited{Waited::What::park, waiter.since + waiter.limit};
+  co_return Waited{Waited::What::closed, {}};
+}
+
 void set_upstream(FlowHandle& flow, const Tuple& reply) {
   flow.update([&](Flow& f) {
     if (f.reply == reply) return;

@@ -18,7 +18,10 @@
 #include "core/flow/table.h"
 #include "core/net/addr.h"
 #include "core/net/deadlines.h"
+#include "core/net/stream.h"
 #include "core/run/idle.h"
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 
 namespace edge {
 class ControlServer;
@@ -118,6 +121,16 @@ class Runtime {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<ControlServer> control_;  // from the start line on, `edge conntrack --origin edge` sees the flows
 };
+
+// A connection between requests: its next bytes are read into `buf` as a waiter of the
+// worker's idle set, which applies `limit`, the drain and parking without a timer each. A
+// read, not a readiness wait: Asio skips the attempt when the last read drained the socket,
+// so a keepalive request costs one recv and no FIONREAD.
+struct Waited {
+  enum class What { data, park, closed } what;
+  Idle::Clock::time_point deadline;  // park: when the parked connection expires
+};
+boost::asio::awaitable<Waited> wait_for_bytes(Worker& w, Stream& s, boost::beast::flat_buffer& buf, Millis limit);
 
 // The far side of a flow: `reply` is destination -> our address toward it (the translation a
 // proxy does).

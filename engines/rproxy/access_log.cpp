@@ -78,37 +78,11 @@ std::string format_access(const AccessRecord& r, LogFormat f) {
   return line;
 }
 
-AccessLog::AccessLog(const std::string& where, LogFormat format) : format_(format) {
-  if (where.empty()) return;
-  if (where == "-") {
-    f_ = stdout;
-    return;
-  }
-  path_ = where;
-  f_ = std::fopen(where.c_str(), "ae");
-  if (!f_) throw Fatal(Exit::usage, "--access-log: cannot open '" + where + "' for appending");
-  owned_ = true;
-}
-
-AccessLog::~AccessLog() {
-  if (owned_) std::fclose(f_);
-}
-
-void AccessLog::reopen() {
-  if (!owned_) return;
-  std::lock_guard lk(mu_);
-  if (std::FILE* f = std::fopen(path_.c_str(), "ae")) {
-    std::fclose(f_);
-    f_ = f;
-  }
-}
+AccessLog::AccessLog(const std::string& where, LogFormat format) : file_(where, "--access-log"), format_(format) {}
 
 void AccessLog::write(AccessRecord r) {
   if (!r.time) r.time = std::time(nullptr);
-  const std::string line = format_access(r, format_);
-  std::lock_guard lk(mu_);
-  std::fwrite(line.data(), 1, line.size(), f_);
-  std::fflush(f_);
+  file_.write(format_access(r, format_));
 }
 
 }  // namespace edge::rproxy

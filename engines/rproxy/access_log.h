@@ -3,14 +3,13 @@
 // appended, or as one JSON object per line (--log-format json) for scripts.
 #pragma once
 #include <cstdint>
-#include <cstdio>
 #include <ctime>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/net/addr.h"
+#include "core/out/log_file.h"
 
 namespace edge::rproxy {
 
@@ -35,23 +34,16 @@ std::string format_access(const AccessRecord& r, LogFormat f);
 
 class AccessLog {
  public:
-  // where: "" (off), "-" (stdout) or a file opened for appending; a file that cannot be
-  // opened is a usage error.
+  // where: "" (off), "-" (stdout) or a file opened for appending, a usage error when it cannot be.
   AccessLog(const std::string& where, LogFormat format);
-  ~AccessLog();
-  AccessLog(const AccessLog&) = delete;
-  AccessLog& operator=(const AccessLog&) = delete;
   // SIGHUP: after log rotation moved the file away, write to a fresh one at the same path.
-  void reopen();
-  bool on() const { return f_ != nullptr; }
+  void reopen() { file_.reopen(); }
+  bool on() const { return file_.on(); }
   void write(AccessRecord r);
 
  private:
-  std::FILE* f_ = nullptr;
-  std::string path_;
-  bool owned_ = false;
+  LogFile file_;
   LogFormat format_;
-  std::mutex mu_;
 };
 
 }  // namespace edge::rproxy

@@ -214,31 +214,15 @@ asio::awaitable<void> serve_connection(ClientConn& c, run::Worker& w) {
   bool& first = c.first;
   beast::error_code ec0;
   while (true) {
-    const Millis limit = c.first ? o.header_timeout : o.keepalive_timeout;
-    client.expires_after(limit);
-    // Nothing buffered: read, as a waiter on the idle set's timeouts; the sweeper parks a plain
-    // connection whose wait goes on (TLS state cannot be parked). A read, not a readiness wait:
-    // Asio skips the attempt when the last read drained the socket, so a keepalive request
-    // costs one recv and no FIONREAD.
     if (c.cbuf.size() == 0) {
-      run::Idle::Waiter waiter;
-      waiter.sock = &client.socket();
-      waiter.since = Clock::now();
-      waiter.limit = limit;
-      waiter.parkable = !client.tls();
-      w.idle.wait_begin(waiter);
-      auto [rerr, n] = co_await client.async_read_some(c.cbuf.prepare(8192), nothrow);
-      w.idle.wait_end(waiter);
-      if (n == 0) {
-        if (waiter.outcome == run::Idle::Waiter::Outcome::park && !sh.rt->draining()) {
-          // Hand the descriptor and the flow to the parked set; this coroutine, its buffers and
-          // Asio's state for the socket are freed when it returns.
-          w.idle.park(client.socket(), {c.peer, uint8_t(c.trusted), !c.first, c.flow.release(), waiter.since + waiter.limit});
-          co_return;
-        }
-        goto close;
+      const run::Waited waited = co_await run::wait_for_bytes(w, client, c.cbuf, c.first ? o.header_timeout : o.keepalive_timeout);
+      if (waited.what == run::Waited::What::park) {
+        // Hand the descriptor and the flow to the parked set; this coroutine, its buffers and
+        // Asio's state for the socket are freed when it returns.
+        w.idle.park(client.socket(), {c.peer, uint8_t(c.trusted), !c.first, c.flow.release(), waited.deadline});
+        co_return;
       }
-      c.cbuf.commit(n);  // a request came, even if a timeout or the drain was about to end the wait
+      if (waited.what == run::Waited::What::closed) goto close;
       client.expires_after(o.header_timeout);
     }
     {
@@ -386,31 +370,9 @@ asio::awaitable<void> serve_connection(ClientConn& c, run::Worker& w) {
         log(0, req_bytes, "client_" + std::string(ec_req == beast::error::timeout ? "idle" : "aborted") + "@request_body", 0);
         goto close;
       }
-      if (attempt > 0) {
-        res_p.~ResponseParser();
-        new (&res_p) ResponseParser();
-      }
-      res_p.body_limit(boost::none);
-      res_p.header_limit(kMaxHead);
-      if (head_request) res_p.skip(true);
+      http::reset(res_p, head_request);
       ec_head = ec_req;
-      if (!ec_req) {
-        up->stream.expires_after(o.backend_timeout);
-        auto [e, m] = co_await bhttp::async_read_header(up->stream, up->buffer, res_p, nothrow);
-        ec_head = e;
-        // Interim responses (100, 103) are not the answer: drop them and read on, or the final
-        // response would stay in the buffer and reach the next user of this connection.
-        while (!ec_head && res_p.get().result_int() >= 100 && res_p.get().result_int() < 200 &&
-               res_p.get().result() != bhttp::status::switching_protocols) {
-          res_p.~ResponseParser();  // a parser reads one message: start afresh
-          new (&res_p) ResponseParser();
-          res_p.body_limit(boost::none);
-          res_p.header_limit(kMaxHead);
-          if (head_request) res_p.skip(true);
-          auto [e2, m2] = co_await bhttp::async_read_header(up->stream, up->buffer, res_p, nothrow);
-          ec_head = e2;
-        }
-      }
+      if (!ec_req) ec_head = co_await http::read_response_head(up->stream, up->buffer, res_p, head_request, o.backend_timeout);
       const bool no_response = ec_head == bhttp::error::end_of_stream || ec_head == asio::error::connection_reset ||
                                ec_head == asio::error::eof || ec_head == asio::error::broken_pipe;
       if (!no_response || attempt >= int(pick.plan.size()) + 1) break;
