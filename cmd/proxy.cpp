@@ -13,9 +13,9 @@ void add_proxy(CLI::App& app, Runner& runner) {
   struct Flags {
     std::string listen = "127.0.0.1:3128", threads = "0", connect_timeout = "10s", header_timeout = "10s", response_timeout = "60s",
                 idle_timeout = "5m", keepalive_timeout = "60s", keepalive = "32", max_conns = "10000", drain = "10s", access_log,
-                log_format = "squid", auth, auth_file;
+                log_format = "squid", auth, auth_file, parent;
     bool no_socks = false, open = false;
-    std::vector<std::string> allow_domain, deny_domain, allow_dst, deny_dst, allow_src, connect_ports, http_ports;
+    std::vector<std::string> allow_domain, deny_domain, allow_dst, deny_dst, allow_src, connect_ports, http_ports, no_parent_for;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* p = app.add_subcommand("proxy", "A forward proxy: HTTP, CONNECT tunnels and SOCKS5 on one port, with egress rules");
@@ -29,6 +29,7 @@ void add_proxy(CLI::App& app, Runner& runner) {
       "  edge proxy --allow-domain .example.com --allow-dst 10.1.0.0/16\n"
       "  edge proxy --listen 0.0.0.0:3128 --allow-src 10.0.0.0/8 --access-log -\n"
       "  edge proxy --listen 0.0.0.0:1080 --auth alice:s3cret --connect-ports 443,8443\n"
+      "  edge proxy --parent http://user:pass@squid.internal:3128 --no-parent-for .corp.example\n"
       "  curl --socks5-hostname 127.0.0.1:3128 https://example.com/\n");
   p->add_option("--listen", f->listen, "[ADDR:]PORT to accept clients on (default 127.0.0.1:3128)")->type_name("[ADDR:]PORT");
   p->add_flag("--no-socks", f->no_socks, "Speak HTTP only (SOCKS5 clients are not recognised)");
@@ -45,6 +46,8 @@ void add_proxy(CLI::App& app, Runner& runner) {
   p->add_option("--deny-dst", f->deny_dst, "Never destinations in this CIDR; wins over every allow")->type_name("CIDR");
   p->add_option("--connect-ports", f->connect_ports, "Ports tunnels (CONNECT, SOCKS5) may reach (default 443)")->type_name("LIST");
   p->add_option("--http-ports", f->http_ports, "Ports plain HTTP may reach (default 80,443,1025-65535)")->type_name("LIST");
+  p->add_option("--parent", f->parent, "Chain to this proxy: http://[USER:PASS@]HOST:PORT or socks5h://[USER:PASS@]HOST:PORT")->type_name("URL");
+  p->add_option("--no-parent-for", f->no_parent_for, "Go direct to these destinations (no_proxy rules: names, .domains, CIDRs)")->type_name("LIST");
   p->add_option("--threads", f->threads, "Worker threads, one listener each (default: one per core)")->type_name("N");
   p->add_option("--connect-timeout", f->connect_timeout, "Connecting to a destination (default 10s)")->type_name("DUR");
   p->add_option("--header-timeout", f->header_timeout, "A client's request head or SOCKS handshake (default 10s)")->type_name("DUR");
@@ -79,6 +82,9 @@ void add_proxy(CLI::App& app, Runner& runner) {
       o.keepalive = count_flag("--keepalive", f->keepalive, 0, 100000);
       o.max_conns = count_flag("--max-conns", f->max_conns, 1, 10000000);
       o.drain = duration_flag("--drain", f->drain);
+      if (f->parent.empty() && !f->no_parent_for.empty()) throw usage_error("--no-parent-for", f->no_parent_for[0], "needs --parent");
+      o.parent = f->parent;
+      o.no_parent_for = f->no_parent_for;
       o.access_log = f->access_log;
       if (f->log_format == "squid") o.log_format = proxy::LogFormat::squid;
       else if (f->log_format == "json") o.log_format = proxy::LogFormat::json;

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <boost/url/pct_string_view.hpp>
+
 #include <algorithm>
 #include <cstdlib>
 #include <initializer_list>
@@ -45,6 +47,13 @@ std::optional<EnvVar> first_set(const ProxyEnv& env, std::initializer_list<const
     if (it != env.end() && !it->second.empty()) return EnvVar{n, it->second};
   }
   return std::nullopt;
+}
+
+// userinfo as curl reads it: percent-decoded (Boost.URL); text that is not valid
+// percent-encoding ("50%") is taken as it is.
+std::string pct_decoded(std::string_view text) {
+  auto pct = boost::urls::make_pct_string_view(text);
+  return pct ? pct->decode() : std::string(text);
 }
 
 // The password sits between the first ':' after "://" and the last '@'. Taking the last '@' masks
@@ -103,9 +112,10 @@ std::optional<ParsedProxy> parse_parts(std::string_view text, std::string& cause
   if (auto at = rest.rfind('@'); at != std::string_view::npos) {
     std::string_view userinfo = rest.substr(0, at);
     auto colon = userinfo.find(':');
-    p.url.user = std::string(userinfo.substr(0, colon));
+    // Percent-encoded, as curl reads them: "p%40ss" is the password "p@ss".
+    p.url.user = pct_decoded(userinfo.substr(0, colon));
     p.url.has_password = colon != std::string_view::npos;
-    if (p.url.has_password) p.url.password = std::string(userinfo.substr(colon + 1));
+    if (p.url.has_password) p.url.password = pct_decoded(userinfo.substr(colon + 1));
     rest = rest.substr(at + 1);
   }
 
@@ -155,11 +165,6 @@ bool same_endpoint(const ProxyUrl& a, const ProxyUrl& b) {
 
 // ---- curl's no_proxy (lib/noproxy.c) ----
 
-struct NoProxyHit {
-  std::string token;
-  bool after_blank_gap = false;  // reached only by treating a blank as a separator
-};
-
 bool curl_token_matches(std::string_view token, const std::string& name, const std::optional<IpAddr>& ip) {
   if (ip) {
     auto net = Cidr::parse(token);
@@ -175,6 +180,8 @@ bool curl_token_matches(std::string_view token, const std::string& name, const s
   if (t.size() == name.size()) return t == name;
   return name.compare(name.size() - t.size(), t.size(), t) == 0 && name[name.size() - t.size() - 1] == '.';
 }
+
+}  // namespace
 
 // Only the whole value "*" is a wildcard; a "*" among other tokens is a name that never matches.
 // Blanks separate tokens as well as commas, as in curl up to 8.8 (Debian 12 ships 7.88); curl 8.9
@@ -200,6 +207,8 @@ std::optional<NoProxyHit> curl_no_proxy_match(std::string_view list, std::string
   }
   return std::nullopt;
 }
+
+namespace {
 
 // ---- Go's rules (x/net/http/httpproxy: FromEnvironment, config.init, useProxy) ----
 

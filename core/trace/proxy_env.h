@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace edge {
 
@@ -31,6 +32,15 @@ struct ProxyUrl {
 //   'http://proxy:99999' is not a usable proxy URL: it has port '99999', not a number from 1 to
 //   65535 (expected [scheme://][user:pass@]host[:port], scheme http, https, socks4, ...)
 std::optional<ProxyUrl> parse_proxy_url(const std::string& text, std::string& error);
+
+// curl's no_proxy rules (lib/noproxy.c): whether `host` (a name or an address literal) is
+// matched by a token of `list` ("*", "example.com" = itself and subdomains, ".example.com",
+// "10.0.0.0/8", "::1"), and which token.
+struct NoProxyHit {
+  std::string token;
+  bool after_blank_gap = false;  // reached only by treating a blank as a separator
+};
+std::optional<NoProxyHit> curl_no_proxy_match(std::string_view list, std::string_view host);
 
 struct ProxyDecision {
   std::optional<ProxyUrl> proxy;       // the proxy to use; nullopt = connect directly

@@ -28,6 +28,8 @@ struct Options {
   unsigned keepalive = 32;         // idle origin connections kept per destination and thread
   unsigned max_conns = 10000;
   Millis drain{10000};
+  std::string parent;              // --parent URL: http://, socks5://, socks5h:// (credentials in it)
+  std::vector<std::string> no_parent_for;  // --no-parent-for: no_proxy lists
   std::string access_log;          // "", "-" or a file
   LogFormat log_format = LogFormat::squid;
 };

@@ -27,6 +27,7 @@
 #include "engines/proxy/access_log.h"
 #include "engines/proxy/auth.h"
 #include "engines/proxy/options.h"
+#include "engines/proxy/parent.h"
 
 namespace edge::proxy {
 namespace asio = boost::asio;
@@ -94,6 +95,7 @@ struct Shared {
   std::string via = "1.1 " + via_by;
   DnsCache dns;
   asio::thread_pool resolvers{2};  // lookups block: never on an I/O thread
+  std::optional<Parent> parent;    // --parent
   Shared(const Options& opts, policy::Egress e, Credentials c) : o(opts), egress(std::move(e)), creds(std::move(c)), log(opts.access_log, opts.log_format) {}
 };
 
@@ -210,11 +212,20 @@ struct Tunnel {
   ProxyError failure;
 };
 
-asio::awaitable<Tunnel> open_tunnel(Shared& sh, const Destination& d, const std::string& name, uint16_t port) {
+// Through the parent when one applies to `host` (the name goes on, for the parent to judge
+// too), else straight to the judged addresses.
+asio::awaitable<Tunnel> open_tunnel(Shared& sh, const Destination& d, const std::string& host, const std::string& name, uint16_t port) {
   Tunnel t;
-  auto dialed = co_await dial({.addresses = d.addresses, .port = port, .name = name, .timeout = sh.o.connect_timeout});
-  t.up = std::move(dialed.first);
-  t.failure = std::move(dialed.second);
+  // (One co_await per statement: g++ 12 destroys the temporaries of a conditional co_await twice.)
+  if (sh.parent && sh.parent->applies_to(host)) {
+    auto dialed = co_await tunnel_via(*sh.parent, host, port, sh.o.connect_timeout);
+    t.up = std::move(dialed.first);
+    t.failure = std::move(dialed.second);
+  } else {
+    auto dialed = co_await dial({.addresses = d.addresses, .port = port, .name = name, .timeout = sh.o.connect_timeout});
+    t.up = std::move(dialed.first);
+    t.failure = std::move(dialed.second);
+  }
   co_return t;
 }
 
@@ -395,7 +406,7 @@ asio::awaitable<void> serve_http(Conn& c, run::Worker& w) {
         co_return;
       }
       const std::string name = host_port(a.host, a.port);
-      Tunnel t = co_await open_tunnel(sh, d, name, a.port);
+      Tunnel t = co_await open_tunnel(sh, d, a.host, name, a.port);
       if (!t.up) {
         err = t.failure;
         cause = std::string(t.failure.error) + "@connect";
@@ -472,17 +483,30 @@ asio::awaitable<void> serve_http(Conn& c, run::Worker& w) {
       co_await send_simple(client, "HTTP/1.1 100 Continue\r\n\r\n", o.idle_timeout);
     }
     http::strip_hop_by_hop(req, false);
+    // Through an HTTP parent the request stays absolute-form, with the parent's credentials;
+    // through a SOCKS5 parent it goes origin-form inside a tunnel to the destination.
+    const bool via_parent = sh.parent && sh.parent->applies_to(host);
+    const bool http_parent = via_parent && sh.parent->http();
+    if (http_parent) {
+      req.target(target);
+      if (!sh.parent->authorization.empty()) req.set(bhttp::field::proxy_authorization, sh.parent->authorization);
+    }
     if (req.count(bhttp::field::via)) req.set(bhttp::field::via, std::string(req[bhttp::field::via]).append(", ").append(sh.via));
     else req.set(bhttp::field::via, sh.via);
     req.keep_alive(true);
 
     // An origin connection: pooled for this destination, or a new one.
     const std::string key = host_port(host, port);
-    const size_t slot = c.ts.slot(key);
+    const size_t slot = c.ts.slot(http_parent ? "parent " + sh.parent->name : via_parent ? "socks " + key : key);
+    const auto connect = [&]() -> asio::awaitable<std::pair<std::unique_ptr<Upstream>, ProxyError>> {
+      if (http_parent) co_return co_await dial_parent(*sh.parent, o.connect_timeout);
+      if (via_parent) co_return co_await tunnel_via(*sh.parent, host, port, o.connect_timeout);
+      co_return co_await dial({.addresses = d.addresses, .port = port, .name = key, .timeout = o.connect_timeout});
+    };
     std::unique_ptr<Upstream> up = c.ts.pool.take(slot);
     bool reused = up != nullptr;
     if (!up) {
-      auto dialed = co_await dial({.addresses = d.addresses, .port = port, .name = key, .timeout = o.connect_timeout});
+      auto dialed = co_await connect();
       if (!dialed.first) {
         err = dialed.second;
         cause = std::string(dialed.second.error) + "@connect";
@@ -514,7 +538,7 @@ asio::awaitable<void> serve_http(Conn& c, run::Worker& w) {
       // A pooled connection the origin had closed meanwhile: a bodiless request goes once more
       // on a fresh connection (it never reached the application).
       if (!(no_response && reused && !has_body && attempt == 0)) break;
-      auto dialed = co_await dial({.addresses = d.addresses, .port = port, .name = key, .timeout = o.connect_timeout});
+      auto dialed = co_await connect();
       if (!dialed.first) break;
       up = std::move(dialed.first);
       reused = false;
@@ -675,7 +699,7 @@ asio::awaitable<void> serve_socks5(Conn& c) {
     co_await fail(socks::Reply::host_unreachable, 502, false, {});
     co_return;
   }
-  Tunnel t = co_await open_tunnel(sh, d, target, r.port);
+  Tunnel t = co_await open_tunnel(sh, d, host, target, r.port);
   if (!t.up) {
     cause = std::string(t.failure.error) + "@connect";
     co_await fail(reply_for(t.failure), t.failure.status, false, {});
@@ -757,6 +781,7 @@ int run(const Options& o) {
     throw Fatal(Exit::usage, "--listen " + o.listen.str() +
                                  ": a proxy on a non-loopback address needs --allow-src CIDR or --auth (or --open to run an open proxy on purpose)");
   Shared sh(o, std::move(*egress), std::move(creds));
+  if (!o.parent.empty()) sh.parent = make_parent(o.parent, o.no_parent_for, o.connect_timeout);
   Service service(sh);
   run::Runtime rt({.command = "proxy", .listen = o.listen, .any_host = "0.0.0.0", .threads = o.threads, .max_conns = o.max_conns,
                    .header_timeout = o.header_timeout, .idle_timeout = o.idle_timeout, .drain = o.drain, .park_fresh = true},
@@ -766,6 +791,10 @@ int run(const Options& o) {
   std::fprintf(stderr, "edge proxy: listening on %s (http, connect%s), %s, %u thread(s)\n", rt.listen_text().c_str(), o.socks ? ", socks5" : "",
                sh.creds.configured() ? "password required" : "no password", rt.threads());
   std::fprintf(stderr, "edge proxy: %s\n", sh.egress.describe().c_str());
+  if (sh.parent)
+    std::fprintf(stderr, "edge proxy: parent %s://%s%s%s\n", sh.parent->url.scheme.c_str(), sh.parent->name.c_str(),
+                 sh.parent->url.user.empty() ? "" : " (with credentials)",
+                 sh.parent->no_parent_for.empty() ? "" : (", not for " + sh.parent->no_parent_for).c_str());
   return rt.run();
 }
 

@@ -20,6 +20,7 @@
 #include "core/trace/http_probe.h"
 #include "core/trace/proxy_env.h"
 #include "core/trace/proxy_probe.h"
+#include "core/trace/socks_probe.h"
 #include "core/trace/route_probe.h"
 #include "core/trace/tcp_probe.h"
 #include "core/trace/tls_probe.h"
@@ -234,10 +235,11 @@ class Trace {
       add(skipped("proxy", "no proxy applies"));
     } else {
       add(skipped("tcp", "a proxy applies: the connection goes to the proxy (next layer)"));
-      if (proxy->scheme != "http") {
+      const bool socks5 = proxy->scheme == "socks5" || proxy->scheme == "socks5h";
+      if (proxy->scheme != "http" && !socks5) {
         LayerResult p;
         p.name = "proxy";
-        add(fail(std::move(p), "proxy_protocol_error", proxy->scheme + ":// proxies are not supported by edge trace yet (http:// only)"));
+        add(fail(std::move(p), "proxy_protocol_error", proxy->scheme + ":// proxies are not supported by edge trace yet (http://, socks5://, socks5h://)"));
         return;
       }
       LayerResult p = probe_tcp("proxy", *addr, proxy->port, &route, o_.timeout, stream);
@@ -249,8 +251,10 @@ class Trace {
         add(std::move(p));
         return;
       }
-      auth_ = proxy_auth_header(proxy->user, proxy->password);
-      if (!t.wants_http() || t.wants_tls()) {
+      if (socks5) {
+        // Every target goes through the SOCKS5 tunnel; HTTP then speaks origin-form in it.
+        if (!add(probe_socks5(std::move(p), *stream, t.host, t.port, proxy->user, proxy->password, o_.timeout))) return;
+      } else if (auth_ = proxy_auth_header(proxy->user, proxy->password); !t.wants_http() || t.wants_tls()) {
         // https, tls:// and plain TCP targets go through a CONNECT tunnel.
         const std::string authority = (t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host) + ":" + std::to_string(t.port);
         if (!add(probe_connect(std::move(p), *stream, authority, auth_, o_.timeout))) return;
@@ -272,7 +276,7 @@ class Trace {
       add(skipped("http", t.scheme == "tls" ? "tls:// target: no HTTP" : "tcp target: no HTTP"));
       return;
     }
-    const bool absolute = proxy && !t.wants_tls();
+    const bool absolute = proxy && proxy->scheme == "http" && !t.wants_tls();
     const std::string path = absolute ? t.scheme + "://" + t.authority() + t.path : t.path;
     ResponseHead head;
     LayerResult h = probe_http(*stream, t.authority(), path, o_.timeout, head, absolute ? auth_ : std::string());
@@ -286,7 +290,10 @@ class Trace {
           l.evidence["response"] = head_evidence(head);
           std::string cause(classify_proxy_status(head.status));
           if (cause.empty()) cause = "proxy_protocol_error";
-          l = fail(std::move(l), cause, "the proxy answered " + h.summary);
+          // The proxy's own words (Proxy-Status details: edge proxy names the rule there).
+          std::string why;
+          if (auto ps = head.headers.find("proxy-status"); ps != head.headers.end()) why = " (proxy-status: " + ps->second + ")";
+          l = fail(std::move(l), cause, "the proxy answered " + h.summary + why);
           total_ms_ += h.duration_ms;
         }
       return;

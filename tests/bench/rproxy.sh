@@ -17,6 +17,7 @@ cases=(${BENCH_CASES:-tiny 1k 1k-c500 64k 1m upload-1m})
 source "$here/../integration/lib/harness.sh"
 require_netns nginx haproxy wrk iperf3 python3
 source "$here/../integration/lib/nginx_fixture.sh"
+source "$here/lib.sh"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"  # root may raise it: HAProxy wants 2 per connection
 export NGINX_WORKER_CONNECTIONS=$(( idle + 1000 ))
 # HAProxy reserves two descriptors per connection and refuses to start when the hard limit
@@ -86,7 +87,6 @@ for p in 19310 19311 19312 19320 19322; do wait_for 10 tcp_listening "$ns" $p ||
 
 # Idle keepalive connections: RSS growth of each proxy while $idle clients sit connected
 # (first, on fresh processes: memory freed after a load run would blur the growth).
-rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 idle_cost() {  # idle_cost PORT PID COUNT: KiB of RSS growth for COUNT idle connections
   local before after
   before=$(rss "$2")
@@ -123,15 +123,7 @@ run_wrk() {  # run_wrk PORT CASE
     1m) path=/f/1m ;;
     upload-1m) path=/upload script=(-s "$upload_lua") ;;
   esac
-  in_ns wrk -t1 -c"$conns" -d"${secs}s" --latency "${script[@]}" "http://127.0.0.1:$1$path" | python3 -c '
-import re, sys
-t = sys.stdin.read()
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-m = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
-p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-errs = re.search(r"Socket errors: .*", t)
-print(rps, p99, int(bad.group(1)) if bad else 0)'
+  in_ns wrk -t1 -c"$conns" -d"${secs}s" --latency "${script[@]}" "http://127.0.0.1:$1$path" | wrk_result
 }
 for c in "${cases[@]}"; do
   for who in edge:19310 nginx:19311 haproxy:19312; do
@@ -149,12 +141,11 @@ done
 
 # TCP mode: iperf3 through edge and through HAProxy's mode tcp, alternating; the proxy's CPU
 # seconds (utime+stime from /proc) per GB carried.
-cpu_s() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
 for ((r = 0; r < rounds; r++)); do
   for who in edge:19320:$EDGE_TCP_PID haproxy:19322:$HAPROXY_PID; do
     IFS=: read -r name port pid <<<"$who"
     before=$(cpu_s "$pid")
-    gbps=$(in_ns iperf3 -c 127.0.0.1 -p "$port" -t 3 -J | python3 -c 'import json,sys; e=json.load(sys.stdin)["end"]["sum_received"]; print(e["bits_per_second"] / 1e9, e["bytes"] / 1e9)')
+    gbps=$(in_ns iperf3 -c 127.0.0.1 -p "$port" -t 3 -J | iperf_result)
     echo "$gbps $(cpu_s "$pid") $before" >>"$(tmpfile "tcp.$name")"
   done
 done

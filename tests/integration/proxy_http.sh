@@ -12,13 +12,17 @@
 #     --auth; --auth gives 407 with Proxy-Authenticate, SOCKS5 method 2, 0xFF without it;
 #     a non-loopback --listen without a guard refuses to start (exit 2);
 #   - malformed requests (CONNECT without port, origin-form, oversized head, SOCKS4, a bad
-#     SOCKS5 version) get their error, and the proxy keeps serving.
+#     SOCKS5 version) get their error, and the proxy keeps serving;
+#   - --parent: through a second edge proxy (HTTP with credentials, and SOCKS5) and through
+#     tinyproxy with BasicAuth; --no-parent-for goes direct; the egress rules still apply;
+#   - edge trace through edge proxy (http:// and socks5h://), and edge conntrack --origin edge.
 # The origin's public-looking addresses (203.0.113.10, 2001:db8::10; documentation ranges,
 # not denied by default) and the private ones live on the namespace's loopback interface.
 here=$(dirname "$0")
 source "$here/lib/harness.sh"
-require_netns nginx curl wget python3 openssl
+require_netns nginx curl wget python3 openssl tinyproxy
 source "$here/lib/nginx_fixture.sh"
+source "$here/lib/tinyproxy_fixture.sh"
 EDGE=$(realpath "$1")
 
 netns_new ns proxy
@@ -124,6 +128,23 @@ out=$(in_ns curl -sS --max-time 10 --socks5-hostname 127.0.0.1:$PORT http://www.
 log_has "TCP_DENIED/403 .*CONNECT www.test:80 .*rule=connect-port" || fail "SOCKS5 port denial not logged"
 pass "SOCKS5 on the same port: by name and by address; a tunnel to port 80 is refused by default (connect-port)"
 
+# A live tunnel is a flow of `edge conntrack --origin edge`: client -> proxy, origin -> proxy.
+in_ns python3 - "$EDGE" "$P_PID" <<'PY' || fail "edge conntrack --origin edge"
+import json, socket, subprocess, sys
+edge, pid = sys.argv[1], sys.argv[2]
+s = socket.create_connection(("127.0.0.1", 3128), timeout=5)
+s.sendall(b"CONNECT www.test:443 HTTP/1.1\r\nHost: www.test:443\r\n\r\n")
+assert s.recv(4096).startswith(b"HTTP/1.1 200"), "CONNECT"
+port = s.getsockname()[1]
+flows = json.loads(subprocess.run([edge, "conntrack", "--origin", "edge", "--json"], capture_output=True, check=True).stdout)
+mine = [f for f in flows if f["orig"]["sport"] == port]
+assert len(mine) == 1, flows
+f = mine[0]
+assert f["origin"] == f"edge:proxy:{pid}", f
+assert f["orig"]["dport"] == 3128 and f["reply"]["src"] == "203.0.113.10" and f["reply"]["sport"] == 443, f
+print(f"ok: tunnel {port} -> www.test:443 listed by edge conntrack --origin edge as edge:proxy:{pid}")
+PY
+
 # ---- The egress table ----------------------------------------------------------------------
 deny_case() {  # deny_case RULE CURL-ARGS...: 403 whose body and log name RULE
   local rule=$1; shift
@@ -161,6 +182,24 @@ out=$(in_ns curl -sS --max-time 10 --socks5-hostname 127.0.0.1:$PORT https://loo
 [[ $out == *"(2)"* ]] || fail "SOCKS5 to loopback: '$out'"
 log_has "TCP_DENIED/403 .*CONNECT loop.test:443 .*rule=loopback" || fail "SOCKS5 denial not logged: $(tail -3 "$(tmpfile access.log)")"
 pass "SOCKS5: a denied destination gets reply 2, logged with its rule"
+
+# ---- edge trace through edge proxy: the verdict names the proxy's rule -----------------------
+trace() {  # trace ARGS...: edge trace's exit code and its output
+  local rc=0 out
+  out=$(in_ns "$EDGE" trace --timeout 5s "$@" 2>&1) || rc=$?
+  echo "$rc $out"
+}
+out=$(trace --proxy $PROXY http://www.test/)
+[[ $out == "0 "* ]] || fail "trace through edge proxy, healthy: $out"
+out=$(trace --proxy $PROXY http://loop.test/)
+[[ $out == "52 "* && $out == *"proxy_denied"* && $out == *"denied by rule 'loopback'"* ]] || fail "trace, denied: $out"
+out=$(trace --proxy socks5h://127.0.0.1:$PORT --cacert "$CERTS/ca.pem" https://www.test/)
+[[ $out == "0 "* ]] || fail "trace through SOCKS5, healthy: $out"
+out=$(trace --proxy socks5h://127.0.0.1:$PORT https://loop.test/)
+[[ $out == "52 "* && $out == *"connection not allowed by ruleset"* ]] || fail "trace through SOCKS5, denied: $out"
+out=$(trace --proxy socks5h://127.0.0.1:$PORT https://www.test:8443/)
+[[ $out == "52 "* ]] || fail "trace through SOCKS5 to a port outside --connect-ports: $out"
+pass "edge trace through edge proxy (http and socks5h): healthy paths pass, denials are proxy_denied naming the rule"
 
 # ---- Malformed input: an error each, and the proxy serves on --------------------------------
 [ "$(http_raw $PORT 'CONNECT www.test HTTP/1.1\r\nHost: www.test\r\n\r\n' | cut -d' ' -f1)" = 400 ] || fail "CONNECT without a port"
@@ -222,5 +261,46 @@ out=$(in_ns curl -sS --max-time 10 --socks5-hostname 127.0.0.1:$PORT --proxy-use
 [[ $out == *"authentication failed"* || $out == *"Authentication failed"* || $out == *"User was rejected"* ]] || fail "SOCKS5 wrong password: '$out'"
 out=$(in_ns curl -sS --max-time 10 --socks5-hostname 127.0.0.1:$PORT https://www.test/ 2>&1 || true)
 [[ $out == *"authentication"* || $out == *"No authentication method"* || $out == *"method"* ]] || fail "SOCKS5 without credentials: '$out'"
+out=$(trace --proxy 'socks5h://alice:nope@127.0.0.1:3128' https://www.test/)
+[[ $out == "53 "* && $out == *"refused the user name or password"* ]] || fail "trace through SOCKS5 with a wrong password: $out"
+out=$(trace --proxy 'socks5h://alice:p%40ss%3Aw0rd@127.0.0.1:3128' --cacert "$CERTS/ca.pem" https://www.test/)
+[[ $out == "0 "* ]] || fail "trace through SOCKS5 with the password: $out"
 pass "--auth: 407 with Proxy-Authenticate, a password with ':' and '@', SOCKS5 method 2, refused without it"
 stop_proxy
+
+# ---- --parent: a chain of proxies ----------------------------------------------------------
+# B: a second edge proxy with a password; A chains to it over HTTP, then over SOCKS5.
+bg "$ns" "$EDGE" proxy --listen 127.0.0.1:3129 --threads 1 --auth 'bob:s3:cr@t' --access-log "$(tmpfile parent.log)"
+B_PID=$BG_PID
+wait_for 10 tcp_listening "$ns" 3129 || fail "the parent edge proxy did not start"
+start_proxy --parent 'http://bob:s3%3Acr%40t@127.0.0.1:3129' --no-parent-for other.test
+grep -q "parent http://127.0.0.1:3129 (with credentials), not for other.test" "$P_LOG" || fail "parent start line: $(cat "$P_LOG")"
+out=$(pcurl http://www.test/chain)
+[[ $out == *"via=1.1 edge-"*", 1.1 edge-"* ]] || fail "a chain of two edge proxies (two Via tokens, no loop): '$out'"
+grep -q "GET http://www.test/chain bob" "$(tmpfile parent.log)" || fail "the parent did not see the request with its user: $(cat "$(tmpfile parent.log)")"
+out=$(pcurl --cacert "$CERTS/ca.pem" https://www.test/)
+[ "$out" = "tls origin sni=www.test" ] || fail "CONNECT through the parent: '$out'"
+grep -q "CONNECT www.test:443 bob" "$(tmpfile parent.log)" || fail "the parent did not see the CONNECT"
+out=$(pcurl http://other.test/direct)
+[[ $out == "origin 203.0.113.10 host=other.test via=1.1 edge-"* && $out != *", 1.1 edge-"* ]] || fail "--no-parent-for goes direct: '$out'"
+deny_case loopback http://loop.test/
+pass "--parent http:// with credentials: absolute-form and CONNECT through a second edge proxy; --no-parent-for direct; own rules first"
+stop_proxy
+start_proxy --parent 'socks5h://bob:s3%3Acr%40t@127.0.0.1:3129'
+out=$(pcurl --cacert "$CERTS/ca.pem" https://www.test/)
+[ "$out" = "tls origin sni=www.test" ] || fail "CONNECT through a SOCKS5 parent: '$out'"
+grep -q "TCP_TUNNEL/200 .* CONNECT www.test:443 bob" "$(tmpfile parent.log)" || fail "the SOCKS5 parent did not log the tunnel"
+stop_proxy
+start_proxy --parent 'socks5h://bob:wrong@127.0.0.1:3129'
+code=$(status --cacert "$CERTS/ca.pem" https://www.test/ || true)
+[ "$code" = 000 ] || fail "a SOCKS5 parent refusing the password: $code"
+last_log_has "destination_unavailable@connect" || fail "parent failure not logged: $(tail -1 "$(tmpfile access.log)")"
+pass "--parent socks5h:// with user/password; a refused password is a 502 (CONNECT refused)"
+stop_proxy
+kill -TERM "$B_PID"; wait "$B_PID" || true
+tinyproxy_start_auth "$ns" 127.0.0.1 3130 tony 'p4ss'
+start_proxy --parent 'http://tony:p4ss@127.0.0.1:3130'
+out=$(pcurl http://www.test/tiny)
+[[ $out == *"via=1.1 edge-"*"edge-t-proxy"* ]] || fail "through tinyproxy with BasicAuth: '$out'"
+stop_proxy
+pass "--parent through tinyproxy with BasicAuth"

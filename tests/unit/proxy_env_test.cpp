@@ -68,6 +68,14 @@ TEST_CASE("proxy URLs: accepted forms and default ports") {
   REQUIRE(user_only);
   CHECK(user_only->user == "alice");
   CHECK_FALSE(user_only->has_password);
+  // userinfo is percent-decoded, as curl does; invalid encoding is kept as typed.
+  auto encoded = parse_proxy_url("socks5h://al%69ce:p%40ss%3Aw0rd@proxy.corp:1080", err);
+  REQUIRE(encoded);
+  CHECK(encoded->user == "alice");
+  CHECK(encoded->password == "p@ss:w0rd");
+  auto raw = parse_proxy_url("http://bob:50%@proxy.corp:3128", err);
+  REQUIRE(raw);
+  CHECK(raw->password == "50%");
 }
 
 TEST_CASE("proxy URLs: what is rejected, and the message") {
