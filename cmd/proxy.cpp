@@ -12,7 +12,7 @@ namespace edge::cmd {
 void add_proxy(CLI::App& app, Runner& runner) {
   struct Flags {
     std::string listen = "127.0.0.1:3128", threads = "0", connect_timeout = "10s", header_timeout = "10s", response_timeout = "60s",
-                idle_timeout = "5m", keepalive_timeout = "60s", keepalive = "32", max_conns = "10000", drain = "10s", access_log,
+                idle_timeout = "5m", keepalive_timeout = "60s", keepalive = "256", max_conns = "10000", drain = "10s", access_log,
                 log_format = "squid", auth, auth_file, parent;
     bool no_socks = false, open = false;
     std::vector<std::string> allow_domain, deny_domain, allow_dst, deny_dst, allow_src, connect_ports, http_ports, no_parent_for;
@@ -54,7 +54,7 @@ void add_proxy(CLI::App& app, Runner& runner) {
   p->add_option("--response-timeout", f->response_timeout, "The origin's response head (default 60s)")->type_name("DUR");
   p->add_option("--idle-timeout", f->idle_timeout, "Silence while a body streams or in a tunnel (default 5m)")->type_name("DUR");
   p->add_option("--keepalive-timeout", f->keepalive_timeout, "An idle client connection between requests (default 60s)")->type_name("DUR");
-  p->add_option("--keepalive", f->keepalive, "Idle origin connections kept per destination and thread (default 32)")->type_name("N");
+  p->add_option("--keepalive", f->keepalive, "Idle origin connections kept per destination and thread (default 256)")->type_name("N");
   p->add_option("--max-conns", f->max_conns, "Client connections at most; more are closed at once (default 10000)")->type_name("N");
   p->add_option("--drain", f->drain, "On SIGTERM/SIGINT, time to let requests in flight finish (default 10s)")->type_name("DUR");
   p->add_option("--access-log", f->access_log, "One line per request or tunnel to FILE, or - for stdout (SIGHUP reopens it)")->type_name("FILE");

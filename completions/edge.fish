@@ -63,7 +63,7 @@ complete -c edge -n $px -l header-timeout -x -d "A client's request head or SOCK
 complete -c edge -n $px -l response-timeout -x -d "The origin's response head (default 60s)"
 complete -c edge -n $px -l idle-timeout -x -d 'Silence while a body streams or in a tunnel (default 5m)'
 complete -c edge -n $px -l keepalive-timeout -x -d 'Idle client connection between requests (default 60s)'
-complete -c edge -n $px -l keepalive -x -d 'Idle origin connections per destination and thread (default 32)'
+complete -c edge -n $px -l keepalive -x -d 'Idle origin connections per destination and thread (default 256)'
 complete -c edge -n $px -l max-conns -x -d 'Client connections at most (default 10000)'
 complete -c edge -n $px -l drain -x -d 'On SIGTERM/SIGINT, time for in-flight requests (default 10s)'
 complete -c edge -n $px -l access-log -r -F -d 'One line per request or tunnel to FILE, or - for stdout'

@@ -25,7 +25,7 @@ struct Options {
   Millis response_timeout{60000};  // the origin's first response byte
   Millis idle_timeout{300000};     // silence while a body streams, or in a tunnel
   Millis keepalive_timeout{60000}; // an idle client connection between requests
-  unsigned keepalive = 32;         // idle origin connections kept per destination and thread
+  unsigned keepalive = 256;        // idle origin connections kept per destination and thread
   unsigned max_conns = 10000;
   Millis drain{10000};
   std::string parent;              // --parent URL: http://, socks5://, socks5h:// (credentials in it)

@@ -788,6 +788,12 @@ int run(const Options& o) {
                   service);
   sh.rt = &rt;
   for (unsigned i = 0; i < rt.threads(); ++i) sh.threads.push_back(std::make_unique<ThreadState>(o.keepalive));
+  // The idle upstream connections go before the runtime does: their sockets belong to its
+  // io_contexts and their deadlines to its lists.
+  struct ClosePools {
+    Shared& sh;
+    ~ClosePools() { sh.threads.clear(); }
+  } close_pools{sh};
   std::fprintf(stderr, "edge proxy: listening on %s (http, connect%s), %s, %u thread(s)\n", rt.listen_text().c_str(), o.socks ? ", socks5" : "",
                sh.creds.configured() ? "password required" : "no password", rt.threads());
   std::fprintf(stderr, "edge proxy: %s\n", sh.egress.describe().c_str());

@@ -651,6 +651,12 @@ int run(const Options& o) {
                   service);
   sh.rt = &rt;
   for (unsigned i = 0; i < rt.threads(); ++i) sh.pools.push_back(std::make_unique<UpstreamPool>(o.keepalive));
+  // The idle upstream connections go before the runtime does: their sockets belong to its
+  // io_contexts and their deadlines to its lists.
+  struct ClosePools {
+    Shared& sh;
+    ~ClosePools() { sh.pools.clear(); }
+  } close_pools{sh};
   // Metrics on the first thread; a bare port means loopback only.
   std::optional<tcp::acceptor> metrics_acceptor;
   if (o.metrics) {
