@@ -229,6 +229,22 @@ asio::awaitable<Tunnel> open_tunnel(Shared& sh, const Destination& d, const std:
   co_return t;
 }
 
+// A tunnel's life: bytes the client sent right after its request (a TLS ClientHello) go
+// first, then bytes both ways until both ends have closed; counted on the flow and the record.
+asio::awaitable<void> carry_tunnel(Conn& c, Upstream& up, Record& rec) {
+  const Millis idle = c.sh.o.idle_timeout;
+  if (c.cbuf.size()) {
+    up.stream.expires_after(idle);
+    co_await asio::async_write(up.stream, c.cbuf.data(), nothrow);
+    c.cbuf.consume(c.cbuf.size());
+  }
+  c.client.expires_never();
+  const RelayBytes moved = co_await edge::relay(c.client, up.stream, idle);
+  count_bytes(c.flow, moved.a_to_b, moved.b_to_a);
+  rec.bytes_up = moved.a_to_b;
+  rec.bytes_down = moved.b_to_a;
+}
+
 // --- HTTP ---------------------------------------------------------------------------------
 
 asio::awaitable<void> send_simple(Stream& s, std::string_view text, Millis timeout) {
@@ -417,17 +433,7 @@ asio::awaitable<void> serve_http(Conn& c, run::Worker& w) {
       rec.upstream = upstream_name;
       run::set_upstream(c.flow, t.up->reply);
       co_await send_simple(client, "HTTP/1.1 200 Connection established\r\n\r\n", o.idle_timeout);
-      // Bytes the client sent right after its CONNECT (a TLS ClientHello) go first.
-      if (c.cbuf.size()) {
-        t.up->stream.expires_after(o.idle_timeout);
-        co_await asio::async_write(t.up->stream, c.cbuf.data(), nothrow);
-        c.cbuf.consume(c.cbuf.size());
-      }
-      client.expires_never();
-      const RelayBytes moved = co_await edge::relay(client, t.up->stream, o.idle_timeout);
-      count_bytes(c.flow, moved.a_to_b, moved.b_to_a);
-      rec.bytes_up = moved.a_to_b;
-      rec.bytes_down = moved.b_to_a;
+      co_await carry_tunnel(c, *t.up, rec);
       finish(200, "tunnel_closed");
       co_return;
     }
@@ -709,16 +715,7 @@ asio::awaitable<void> serve_socks5(Conn& c) {
   rec.upstream = upstream_name;
   run::set_upstream(c.flow, t.up->reply);
   if (!co_await send(socks::reply(socks::Reply::succeeded, &t.up->reply.dst, t.up->reply.dport))) co_return;
-  if (c.cbuf.size()) {
-    t.up->stream.expires_after(o.idle_timeout);
-    co_await asio::async_write(t.up->stream, c.cbuf.data(), nothrow);
-    c.cbuf.consume(c.cbuf.size());
-  }
-  client.expires_never();
-  const RelayBytes moved = co_await edge::relay(client, t.up->stream, o.idle_timeout);
-  count_bytes(c.flow, moved.a_to_b, moved.b_to_a);
-  rec.bytes_up = moved.a_to_b;
-  rec.bytes_down = moved.b_to_a;
+  co_await carry_tunnel(c, *t.up, rec);
   finish(200, "tunnel_closed");
 }
 
