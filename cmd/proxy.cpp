@@ -13,7 +13,7 @@ void add_proxy(CLI::App& app, Runner& runner) {
   struct Flags {
     std::string listen = "127.0.0.1:3128", threads = "0", connect_timeout = "10s", header_timeout = "10s", response_timeout = "60s",
                 idle_timeout = "5m", keepalive_timeout = "60s", keepalive = "256", max_conns = "10000", drain = "10s", access_log,
-                log_format = "squid", auth, auth_file, parent;
+                log_format = "squid", auth, auth_file, parent, metrics;
     bool no_socks = false, open = false;
     std::vector<std::string> allow_domain, deny_domain, allow_dst, deny_dst, allow_src, connect_ports, http_ports, no_parent_for;
   };
@@ -58,6 +58,7 @@ void add_proxy(CLI::App& app, Runner& runner) {
   p->add_option("--max-conns", f->max_conns, "Client connections at most; more are closed at once (default 10000)")->type_name("N");
   p->add_option("--drain", f->drain, "On SIGTERM/SIGINT, time to let requests in flight finish (default 10s)")->type_name("DUR");
   p->add_option("--access-log", f->access_log, "One line per request or tunnel to FILE, or - for stdout (SIGHUP reopens it)")->type_name("FILE");
+  p->add_option("--metrics", f->metrics, "Serve Prometheus metrics at http://[ADDR:]PORT/metrics (a bare PORT: 127.0.0.1 only)")->type_name("[ADDR:]PORT");
   p->add_option("--log-format", f->log_format, "Access log lines: squid (default, Squid's native format) or json")->type_name("FORMAT");
   p->callback([f, &runner] {
     runner = [f] {
@@ -89,6 +90,11 @@ void add_proxy(CLI::App& app, Runner& runner) {
       if (f->log_format == "squid") o.log_format = proxy::LogFormat::squid;
       else if (f->log_format == "json") o.log_format = proxy::LogFormat::json;
       else throw usage_error("--log-format", f->log_format, "is not a log format (expected squid or json)");
+      if (!f->metrics.empty()) {
+        auto m = Endpoint::parse(f->metrics);
+        if (!m) throw usage_error("--metrics", f->metrics, m.error());
+        o.metrics = *m;
+      }
       return proxy::run(o);
     };
   });

@@ -55,6 +55,7 @@ complete -c edge -n $px -l deny-domain -x -d 'Never this name (leading dot: and 
 complete -c edge -n $px -l deny-dst -x -d 'Never this CIDR'
 complete -c edge -n $px -l connect-ports -x -d 'Ports tunnels may reach (default 443)'
 complete -c edge -n $px -l http-ports -x -d 'Ports plain HTTP may reach (default 80,443,1025-65535)'
+complete -c edge -n $px -l metrics -x -d 'Serve Prometheus metrics at http://[ADDR:]PORT/metrics'
 complete -c edge -n $px -l parent -x -d 'Chain to this proxy (http:// or socks5h:// URL)'
 complete -c edge -n $px -l no-parent-for -x -d 'Go direct to these destinations (no_proxy rules)'
 complete -c edge -n $px -l threads -x -d 'Worker threads (default: one per core)'

@@ -10,6 +10,7 @@
 
 #include "core/net/addr.h"
 #include "core/out/log_file.h"
+#include "engines/proxy/metrics.h"
 #include "engines/proxy/options.h"
 
 namespace edge::proxy {
@@ -33,18 +34,21 @@ struct Record {
 
 std::string format_record(const Record& r, LogFormat f);
 
+// Every record is counted in the metrics; logged when there is a log.
 class AccessLog {
  public:
-  AccessLog(const std::string& where, LogFormat f) : file_(where, "--access-log"), format_(f) {}
+  AccessLog(const std::string& where, LogFormat f, Metrics& m) : file_(where, "--access-log"), format_(f), metrics_(m) {}
   bool on() const { return file_.on(); }
   void reopen() { file_.reopen(); }
   void write(const Record& r) {
+    metrics_.record(r);
     if (file_.on()) file_.write(format_record(r, format_));
   }
 
  private:
   LogFile file_;
   LogFormat format_;
+  Metrics& metrics_;
 };
 
 }  // namespace edge::proxy

@@ -32,6 +32,7 @@ struct Options {
   std::vector<std::string> no_parent_for;  // --no-parent-for: no_proxy lists
   std::string access_log;          // "", "-" or a file
   LogFormat log_format = LogFormat::squid;
+  std::optional<Endpoint> metrics;  // --metrics: where to serve Prometheus text
 };
 
 int run(const Options& o);

@@ -21,6 +21,7 @@
 #include "core/net/relay.h"
 #include "core/net/resolve.h"
 #include "core/net/upstream.h"
+#include "core/run/metrics_server.h"
 #include "core/run/runtime.h"
 #include "core/socks/socks5.h"
 #include "core/tls/accept.h"
@@ -88,6 +89,7 @@ struct Shared {
   const Options& o;
   policy::Egress egress;
   Credentials creds;
+  Metrics metrics;
   AccessLog log;
   run::Runtime* rt = nullptr;
   std::vector<std::unique_ptr<ThreadState>> threads;
@@ -96,7 +98,7 @@ struct Shared {
   DnsCache dns;
   asio::thread_pool resolvers{2};  // lookups block: never on an I/O thread
   std::optional<Parent> parent;    // --parent
-  Shared(const Options& opts, policy::Egress e, Credentials c) : o(opts), egress(std::move(e)), creds(std::move(c)), log(opts.access_log, opts.log_format) {}
+  Shared(const Options& opts, policy::Egress e, Credentials c) : o(opts), egress(std::move(e)), creds(std::move(c)), log(opts.access_log, opts.log_format, metrics) {}
 };
 
 // The 403 of a rule: Proxy-Status names the rule; the body says what matched and which flag
@@ -760,6 +762,7 @@ class Service : public run::Handler {
     asio::co_spawn(w.ctx, session(std::move(s), sh_, w, parked), asio::detached);
   }
   void reopen_logs() override { sh_.log.reopen(); }
+  void accepted() override { sh_.metrics.connection(); }
 
  private:
   Shared& sh_;
@@ -791,6 +794,12 @@ int run(const Options& o) {
     Shared& sh;
     ~ClosePools() { sh.threads.clear(); }
   } close_pools{sh};
+  // Metrics on the first thread; a bare port means loopback only.
+  std::optional<tcp::acceptor> metrics_acceptor;
+  if (o.metrics) {
+    metrics_acceptor.emplace(run::listen_on(rt.main(), *o.metrics, "--metrics", "127.0.0.1", false, false));
+    asio::co_spawn(rt.main(), run::serve_metrics(*metrics_acceptor, [&sh] { return sh.metrics.text(sh.rt->conns()); }, "proxy"), asio::detached);
+  }
   std::fprintf(stderr, "edge proxy: listening on %s (http, connect%s), %s, %u thread(s)\n", rt.listen_text().c_str(), o.socks ? ", socks5" : "",
                sh.creds.configured() ? "password required" : "no password", rt.threads());
   std::fprintf(stderr, "edge proxy: %s\n", sh.egress.describe().c_str());
@@ -798,6 +807,7 @@ int run(const Options& o) {
     std::fprintf(stderr, "edge proxy: parent %s://%s%s%s\n", sh.parent->url.scheme.c_str(), sh.parent->name.c_str(),
                  sh.parent->url.user.empty() ? "" : " (with credentials)",
                  sh.parent->no_parent_for.empty() ? "" : (", not for " + sh.parent->no_parent_for).c_str());
+  if (metrics_acceptor) std::fprintf(stderr, "edge proxy: metrics at http://%s/metrics\n", run::endpoint_text(*metrics_acceptor).c_str());
   return rt.run();
 }
 

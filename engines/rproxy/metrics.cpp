@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "core/run/metrics_server.h"
+
 namespace edge::rproxy {
 
 namespace {
@@ -21,9 +23,7 @@ std::string label(const std::string& v) {
   return out;
 }
 
-void head(std::string& out, const char* name, const char* type, const char* help) {
-  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-}
+void head(std::string& out, const char* name, const char* type, const char* help) { run::metric_head(out, name, type, help); }
 
 }  // namespace
 

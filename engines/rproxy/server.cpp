@@ -24,6 +24,7 @@
 #include "core/http/stream.h"
 #include "core/net/relay.h"
 #include "core/net/upstream.h"
+#include "core/run/metrics_server.h"
 #include "core/run/runtime.h"
 #include "core/tls/accept.h"
 #include "core/tls/contexts.h"
@@ -556,45 +557,14 @@ asio::awaitable<void> health_loop(Shared& sh) {
   }
 }
 
-// --metrics: GET /metrics answers Prometheus text; one request per connection.
-asio::awaitable<void> metrics_session(tcp::socket sock, Shared& sh) {
-  beast::tcp_stream s(std::move(sock));
-  beast::flat_buffer buf;
-  bhttp::request<bhttp::empty_body> req;
-  s.expires_after(std::chrono::seconds(10));
-  auto [ec, n] = co_await bhttp::async_read(s, buf, req, nothrow);
-  if (ec) co_return;
-  bhttp::response<bhttp::string_body> res{bhttp::status::ok, req.version()};
-  res.set(bhttp::field::server, "edge");
-  const std::string_view path = req.target().substr(0, req.target().find('?'));
-  if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
-    res.result(bhttp::status::method_not_allowed);
-    res.set(bhttp::field::allow, "GET, HEAD");
-  } else if (path != "/metrics") {
-    res.result(bhttp::status::not_found);
-    res.body() = "edge rproxy serves its metrics at /metrics\n";
-  } else {
-    std::vector<BackendView> views;
-    for (size_t i = 0; i < sh.backends.size(); ++i) {
-      Backend& b = sh.backends.at(i);
-      views.push_back({b.name, sh.backends.healthy(b), b.active.load(), b.ejections.load(), b.recoveries.load()});
-    }
-    res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-    res.body() = sh.metrics.text(views, sh.rt->conns());
+// What a scrape shows (--metrics): the counters and each backend's state now.
+std::string metrics_text(Shared& sh) {
+  std::vector<BackendView> views;
+  for (size_t i = 0; i < sh.backends.size(); ++i) {
+    Backend& b = sh.backends.at(i);
+    views.push_back({b.name, sh.backends.healthy(b), b.active.load(), b.ejections.load(), b.recoveries.load()});
   }
-  res.keep_alive(false);
-  res.prepare_payload();
-  if (req.method() == bhttp::verb::head) res.body().clear();
-  co_await bhttp::async_write(s, res, nothrow);
-  s.socket().shutdown(tcp::socket::shutdown_send, ec);
-}
-
-asio::awaitable<void> metrics_loop(tcp::acceptor& acc, Shared& sh) {
-  while (true) {
-    auto [ec, sock] = co_await acc.async_accept(nothrow);
-    if (ec == asio::error::operation_aborted || !acc.is_open()) co_return;
-    if (!ec) asio::co_spawn(acc.get_executor(), metrics_session(std::move(sock), sh), asio::detached);
-  }
+  return sh.metrics.text(views, sh.rt->conns());
 }
 
 }  // namespace
@@ -661,7 +631,7 @@ int run(const Options& o) {
   std::optional<tcp::acceptor> metrics_acceptor;
   if (o.metrics) {
     metrics_acceptor.emplace(run::listen_on(rt.main(), *o.metrics, "--metrics", "127.0.0.1", false, false));
-    asio::co_spawn(rt.main(), metrics_loop(*metrics_acceptor, sh), asio::detached);
+    asio::co_spawn(rt.main(), run::serve_metrics(*metrics_acceptor, [&sh] { return metrics_text(sh); }, "rproxy"), asio::detached);
   }
   asio::co_spawn(rt.main(), health_loop(sh), asio::detached);
   // Backend names are resolved again (at their TTL) on a thread of their own: resolution

@@ -75,7 +75,7 @@ log_has() { grep -q -- "$1" "$(tmpfile access.log)"; }
 last_log_has() { tail -n 1 "$(tmpfile access.log)" | grep -q -- "$1"; }
 
 # ---- Healthy paths, default policy -----------------------------------------------------------
-start_proxy
+start_proxy --metrics 19490
 grep -q "listening on 127.0.0.1:$PORT (http, connect, socks5)" "$P_LOG" || fail "start line: $(cat "$P_LOG")"
 out=$(pcurl http://www.test/)
 [[ $out == "origin 203.0.113.10 host=www.test via=1.1 edge-"* ]] || fail "GET through the proxy: '$out'"
@@ -182,6 +182,17 @@ out=$(in_ns curl -sS --max-time 10 --socks5-hostname 127.0.0.1:$PORT https://loo
 [[ $out == *"(2)"* ]] || fail "SOCKS5 to loopback: '$out'"
 log_has "TCP_DENIED/403 .*CONNECT loop.test:443 .*rule=loopback" || fail "SOCKS5 denial not logged: $(tail -3 "$(tmpfile access.log)")"
 pass "SOCKS5: a denied destination gets reply 2, logged with its rule"
+# --metrics: the same records, counted.
+metrics=$(in_ns curl -s --max-time 5 http://127.0.0.1:19490/metrics)
+metric() { awk -v k="$1" '$1 == k {print $2}' <<<"$metrics"; }
+[ "$(metric 'edge_proxy_requests_total{protocol="http",code="2xx"}')" -ge 8 ] || fail "http 2xx count: $metrics"
+[ "$(metric 'edge_proxy_requests_total{protocol="connect",code="2xx"}')" -ge 2 ] || fail "connect count: $metrics"
+[ "$(metric 'edge_proxy_requests_total{protocol="socks5",code="2xx"}')" -ge 2 ] || fail "socks5 count: $metrics"
+[ "$(metric 'edge_proxy_denials_total{rule="loopback"}')" -ge 7 ] || fail "loopback denials: $metrics"
+[ "$(metric 'edge_proxy_denials_total{rule="connect-port"}')" -ge 2 ] || fail "connect-port denials: $metrics"
+[ "$(metric 'edge_proxy_bytes_total{direction="to_origin"}')" -ge 1048576 ] || fail "bytes to origin: $metrics"
+grep -q "metrics at http://127.0.0.1:19490/metrics" "$P_LOG" || fail "metrics start line"
+pass "--metrics: requests by protocol and class, denials by rule, bytes"
 
 # ---- edge trace through edge proxy: the verdict names the proxy's rule -----------------------
 trace() {  # trace ARGS...: edge trace's exit code and its output
