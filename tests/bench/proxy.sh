@@ -163,30 +163,14 @@ for ((r = 0; r < rounds; r++)); do
   done
 done
 
-python3 - "$(tmpfile .)" "$mem_edge" "$mem_squid" "$idle" "$secs" "${cases[@]}" <<'PY'
-import statistics as st, sys, os
-d = sys.argv[1]
-me, ms, idle, secs = map(int, sys.argv[2:6])
-cases = sys.argv[6:]
-def rows(p): return [list(map(float, l.split())) for l in open(os.path.join(d, p))]
-def spread(v): return f"{min(v):.0f}-{max(v):.0f}"
-print(f"absolute-form GET, keepalive, wrk -t1 -c50 -d{secs}s, one worker each; medians of alternating rounds (min-max)")
-print(f"{'case':<6} {'edge req/s':>18} {'tinyproxy req/s':>18} {'squid req/s':>18} {'edge/tiny':>9} {'edge/squid':>10} {'p99 ms e/t/s':>20}")
-for c in cases:
-    e, t, s = (rows(f"http.{c}.{w}") for w in ("edge", "tinyproxy", "squid"))
-    m = lambda rs, i: st.median(r[i] for r in rs)
-    rt = [a[0] / b[0] for a, b in zip(e, t)]; rs_ = [a[0] / b[0] for a, b in zip(e, s)]
-    bad = sum(r[2] for r in e)
-    print(f"{c:<6} {m(e,0):>8.0f} ({spread([r[0] for r in e]):>9}) {m(t,0):>8.0f} ({spread([r[0] for r in t]):>9}) "
-          f"{m(s,0):>8.0f} ({spread([r[0] for r in s]):>9}) {st.median(rt):>8.2f}x {st.median(rs_):>9.2f}x  "
-          f"{m(e,1):.2f}/{m(t,1):.2f}/{m(s,1):.2f}" + (f"  edge non-2xx: {bad:.0f}" if bad else ""))
-    print(f"{'':<6} per-round edge/tinyproxy {' '.join(f'{x:.2f}' for x in rt)}; edge/squid {' '.join(f'{x:.2f}' for x in rs_)}")
+python3 - "$here" "$(tmpfile .)" "$mem_edge" "$mem_squid" "$idle" "$secs" "${cases[@]}" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+from summary import http_table, relay_lines
+d = sys.argv[2]
+me, ms, idle, secs = map(int, sys.argv[3:7])
+http_table(d, sys.argv[7:], ["edge", "tinyproxy", "squid"],
+           f"absolute-form GET, keepalive, wrk -t1 -c50 -d{secs}s, one worker each; medians of alternating rounds (min-max)")
 print(f"idle keepalive memory for {idle} clients: edge {me/1024:.1f} MiB, squid {ms/1024:.1f} MiB; edge/squid {me/max(ms,1):.2f}x")
-te, ts, th = rows("tunnel.edge"), rows("tunnel.squid"), rows("tunnel.haproxy")
-cpu = lambda r: (r[2] - r[3]) / r[1]
-g = lambda rs: f"{st.median(r[0] for r in rs):.2f} Gbit/s ({min(r[0] for r in rs):.2f}-{max(r[0] for r in rs):.2f})"
-print(f"tunnel iperf3 (behind socat): edge CONNECT {g(te)}, squid CONNECT {g(ts)}, haproxy tcp {g(th)}; "
-      f"edge/haproxy {st.median(a[0]/b[0] for a, b in zip(te, th)):.2f}x, edge/squid {st.median(a[0]/b[0] for a, b in zip(te, ts)):.2f}x")
-print(f"tunnel CPU s/GB: edge {st.median(cpu(r) for r in te):.3f}, squid {st.median(cpu(r) for r in ts):.3f}, "
-      f"haproxy {st.median(cpu(r) for r in th):.3f}; edge/haproxy {st.median(cpu(a)/cpu(b) for a, b in zip(te, th)):.2f}x")
+relay_lines(d, "tunnel", ["edge", "haproxy", "squid"], "tunnel (CONNECT behind socat; haproxy: tcp relay)")
 PY

@@ -150,32 +150,15 @@ for ((r = 0; r < rounds; r++)); do
   done
 done
 
-python3 - "$(tmpfile .)" "$mem_edge" "$mem_nginx" "$mem_haproxy" "$idle" "$hap_idle" "$secs" "${cases[@]}" <<'PY'
-import statistics as st, sys, os
-d = sys.argv[1]
-me, mn, mh, idle, hidle, secs = map(int, sys.argv[2:8])
-cases = sys.argv[8:]
-def rows(p): return [list(map(float, l.split())) for l in open(os.path.join(d, p))]
-def spread(v): return f"{min(v):.0f}-{max(v):.0f}"
-print(f"HTTP keepalive, wrk -t1 -d{secs}s, one worker each; medians of alternating rounds (min-max)")
-print(f"{'case':<10} {'edge req/s':>18} {'nginx req/s':>18} {'haproxy req/s':>18} {'edge/nginx':>10} {'edge/hap':>9} {'p99 ms e/n/h':>20}")
-for c in cases:
-    e, n, h = (rows(f"http.{c}.{w}") for w in ("edge", "nginx", "haproxy"))
-    m = lambda rs, i: st.median(r[i] for r in rs)
-    rat_n = [a[0] / b[0] for a, b in zip(e, n)]; rat_h = [a[0] / b[0] for a, b in zip(e, h)]
-    bad = sum(r[2] for r in e)
-    print(f"{c:<10} {m(e,0):>8.0f} ({spread([r[0] for r in e]):>9}) {m(n,0):>8.0f} ({spread([r[0] for r in n]):>9}) "
-          f"{m(h,0):>8.0f} ({spread([r[0] for r in h]):>9}) {st.median(rat_n):>6.2f}x "
-          f"{st.median(rat_h):>7.2f}x  {m(e,1):.2f}/{m(n,1):.2f}/{m(h,1):.2f}"
-          + (f"  edge non-2xx: {bad:.0f}" if bad else ""))
-    print(f"{'':<10} per-round edge/nginx {' '.join(f'{x:.2f}' for x in rat_n)}; edge/haproxy {' '.join(f'{x:.2f}' for x in rat_h)}")
+python3 - "$here" "$(tmpfile .)" "$mem_edge" "$mem_nginx" "$mem_haproxy" "$idle" "$hap_idle" "$secs" "${cases[@]}" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+from summary import http_table, relay_lines
+d = sys.argv[2]
+me, mn, mh, idle, hidle, secs = map(int, sys.argv[3:9])
+http_table(d, sys.argv[9:], ["edge", "nginx", "haproxy"],
+           f"HTTP keepalive, wrk -t1 -d{secs}s, one worker each; medians of alternating rounds (min-max)")
 print(f"idle keepalive memory for {idle} connections: edge {me/1024:.1f} MiB, nginx {mn/1024:.1f} MiB, "
       f"haproxy {mh/1024:.1f} MiB (for {hidle}); edge/nginx {me/max(mn,1):.2f}x")
-te, th = rows("tcp.edge"), rows("tcp.haproxy")
-cpu = lambda r: (r[2] - r[3]) / r[1]  # CPU seconds per GB
-print(f"TCP mode iperf3: edge {st.median(r[0] for r in te):.2f} Gbit/s ({min(r[0] for r in te):.2f}-{max(r[0] for r in te):.2f}), "
-      f"haproxy {st.median(r[0] for r in th):.2f} Gbit/s ({min(r[0] for r in th):.2f}-{max(r[0] for r in th):.2f}), "
-      f"edge/haproxy {st.median(a[0]/b[0] for a, b in zip(te, th)):.2f}x")
-print(f"TCP mode CPU s/GB: edge {st.median(cpu(r) for r in te):.3f}, haproxy {st.median(cpu(r) for r in th):.3f}, "
-      f"edge/haproxy {st.median(cpu(a)/cpu(b) for a, b in zip(te, th)):.2f}x")
+relay_lines(d, "tcp", ["edge", "haproxy"], "TCP mode")
 PY
