@@ -3,6 +3,7 @@
 // are answered with. The same word goes into the access log's cause, the Proxy-Status header
 // and, for SOCKS, is mapped to a reply code.
 #pragma once
+#include <cctype>
 #include <string>
 #include <string_view>
 
@@ -13,5 +14,13 @@ struct ProxyError {
   std::string_view error;  // RFC 9209 error type (a literal)
   std::string detail;      // human words: "10.0.0.2:80 refused the connection"
 };
+
+// An access-log cause is one token ("relay_Connection_reset_by_peer@body"): anything else (a
+// client's Upgrade value, an error message) becomes '_', so a cause cannot forge log fields.
+inline std::string cause_token(std::string s) {
+  for (auto& c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view("._:@/-").find(c) == std::string_view::npos) c = '_';
+  return s;
+}
 
 }  // namespace edge

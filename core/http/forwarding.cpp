@@ -6,6 +6,8 @@
 #include <boost/beast/http/field.hpp>
 
 #include <algorithm>
+#include <cstdio>
+#include <random>
 #include <cctype>
 
 namespace edge::http {
@@ -34,6 +36,12 @@ bool protected_header(std::string_view name) {
 }
 
 }  // namespace
+
+std::string via_token() {
+  char id[16];
+  std::snprintf(id, sizeof id, "%08x", unsigned(std::random_device{}()));
+  return std::string("edge-") + id;
+}
 
 void strip_hop_by_hop(Fields& h, bool keep_upgrade) {
   // Names the Connection lines list are erased first, while those lines (which the views

@@ -26,6 +26,10 @@ void strip_hop_by_hop(Fields& h, bool keep_upgrade);
 // Sets the forwarding headers for the backend.
 void add_forwarding(Fields& h, const ForwardingContext& ctx);
 
+// This process's name for Via ("edge-3f9a2c1d"): random per process, so a request that comes
+// back to the same proxy is recognised (via_names) while a chain of different edges is not.
+std::string via_token();
+
 // Whether a Via header already lists `by` as a receiving proxy (a loop, when `by` is this
 // process's own token).
 bool via_names(const Fields& h, std::string_view by);

@@ -40,12 +40,6 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
-std::string via_token() {
-  char id[16];
-  std::snprintf(id, sizeof id, "%08x", unsigned(std::random_device{}()));
-  return std::string("edge-") + id;
-}
-
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
 // Names resolved lately, shared by the threads: a page's many requests to one host cost one
@@ -93,7 +87,7 @@ struct Shared {
   AccessLog log;
   run::Runtime* rt = nullptr;
   std::vector<std::unique_ptr<ThreadState>> threads;
-  std::string via_by = via_token();  // unique per process: a loop is recognised, a chain of edges is not one
+  std::string via_by = http::via_token();  // unique per process: a loop is recognised, a chain of edges is not one
   std::string via = "1.1 " + via_by;
   DnsCache dns;
   asio::thread_pool resolvers{2};  // lookups block: never on an I/O thread
@@ -169,13 +163,6 @@ std::string host_port(std::string_view host, uint16_t port) {
 }
 
 std::string endpoint_of(const Upstream& up) { return host_port(up.reply.src.str(), up.reply.sport); }
-
-// Access-log causes are single tokens.
-std::string token(std::string s) {
-  for (auto& c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view("._:@/-").find(c) == std::string_view::npos) c = '_';
-  return s;
-}
 
 void count_bytes(FlowHandle& flow, uint64_t up, uint64_t down) {
   flow.update([&](Flow& f) {
@@ -323,7 +310,7 @@ asio::awaitable<void> serve_http(Conn& c, run::Worker& w) {
     auto finish = [&](unsigned status, std::string cause) {
       rec.status = status;
       rec.ms = ms_since(start);
-      const std::string tok = token(std::move(cause));
+      const std::string tok = cause_token(std::move(cause));
       rec.cause = tok;
       sh.log.write(rec);
     };
@@ -615,7 +602,7 @@ asio::awaitable<void> serve_socks5(Conn& c) {
   auto finish = [&](unsigned status, std::string cause) {
     rec.status = status;
     rec.ms = ms_since(start);
-    cause_text = token(std::move(cause));
+    cause_text = cause_token(std::move(cause));
     rec.cause = cause_text;
     sh.log.write(rec);
   };
@@ -673,7 +660,7 @@ asio::awaitable<void> serve_socks5(Conn& c) {
   auto request = co_await socks_read(c, [](std::span<const uint8_t> b) { return socks::parse_request(b); });
   if (request.status != socks::Status::done) {
     co_await send_and_close(request.reply);
-    finish(0, request.status == socks::Status::need_more ? "client_closed@socks_request" : token("bad_request:" + request.reason) + "@socks_request");
+    finish(0, request.status == socks::Status::need_more ? "client_closed@socks_request" : cause_token("bad_request:" + request.reason) + "@socks_request");
     co_return;
   }
   c.cbuf.consume(request.consumed);

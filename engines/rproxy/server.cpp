@@ -50,12 +50,6 @@ using http::Relayed;
 
 namespace {
 
-std::string via_token() {
-  char id[16];
-  std::snprintf(id, sizeof id, "%08x", unsigned(std::random_device{}()));
-  return std::string("edge-") + id;
-}
-
 struct Shared {
   const Options& o;
   BackendSet backends;
@@ -67,7 +61,7 @@ struct Shared {
   std::unique_ptr<asio::ssl::context> upstream_tls;  // null: backends speak plain
   // This process's name in Via ("1.1 edge-3f9a2c1d"): unique, so a request that comes back
   // to the same proxy is recognised (508) while a chain of different edges is not.
-  std::string via_by = via_token();
+  std::string via_by = http::via_token();
   std::string via = "1.1 " + via_by;
   Shared(const Options& opts) : o(opts), backends(opts), log(opts.access_log, opts.log_format), metrics(backends.size()) {}
 };
@@ -77,14 +71,6 @@ struct Shared {
 void log_line(Shared& sh, const IpAddr& peer, bool tcp, unsigned status, uint64_t bytes, std::string_view backend, std::string_view cause) {
   if (!tcp && status) sh.metrics.request(-1, status, 0);
   if (sh.log.on()) sh.log.write({.client = peer, .tcp = tcp, .status = status, .bytes = bytes, .backend = backend, .cause = cause});
-}
-
-// Access-log causes are single tokens: "relay_Connection_reset_by_peer@body".
-// Anything else (a client's Upgrade value, say) becomes '_', so a cause cannot forge fields.
-std::string token(std::string s) {
-  for (auto& c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view("._:@/-").find(c) == std::string_view::npos) c = '_';
-  return s;
 }
 
 asio::awaitable<std::pair<std::unique_ptr<Upstream>, ProxyError>> connect_backend(Shared& sh, Backend& b) {
@@ -194,7 +180,7 @@ asio::awaitable<bool> tls_accept(Shared& sh, Stream& client, const IpAddr& peer)
     log_line(sh, peer, false, 400, 0, "", "plain_http_to_tls_port@handshake");
   } else {
     sh.metrics.tls_failure();
-    log_line(sh, peer, false, 0, 0, "", token("tls_handshake_failed:" + a.why) + "@handshake");
+    log_line(sh, peer, false, 0, 0, "", cause_token("tls_handshake_failed:" + a.why) + "@handshake");
   }
   co_return false;
 }
@@ -432,7 +418,7 @@ asio::awaitable<void> serve_connection(ClientConn& c, run::Worker& w) {
         bhttp::response_serializer<bhttp::buffer_body, http::Fields> sr{res};
         client.expires_after(o.idle_timeout);
         auto [wec, wn] = co_await bhttp::async_write_header(client, sr, nothrow);
-        log(101, 0, token("upgrade_" + upgrade_to), first_byte_ms);
+        log(101, 0, cause_token("upgrade_" + upgrade_to), first_byte_ms);
         if (wec) goto close;
         // Bytes either side sent after the handshake may already sit in our buffers: pass them
         // on first, then tunnel.
@@ -454,7 +440,7 @@ asio::awaitable<void> serve_connection(ClientConn& c, run::Worker& w) {
       const Relayed got = co_await relay_message(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, c.head);
       const beast::error_code ec_res = got.ec;
       count_bytes(sh, flow, req_bytes, res_bytes);
-      log(res.result_int(), res_bytes, ec_res ? token("relay_" + ec_res.message()) + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
+      log(res.result_int(), res_bytes, ec_res ? cause_token("relay_" + ec_res.message()) + "@body" : std::string(keep ? "keepalive" : "closed"), first_byte_ms);
       if (!ec_res && backend_keep && got.complete && up->buffer.size() == 0) keep_upstream(pool, backend_index, *backend, std::move(up));
       if (ec_res || !keep) {
         client.socket().shutdown(tcp::socket::shutdown_send, ec0);
