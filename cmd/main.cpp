@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
   edge::cmd::add_trace(app, runner);
   edge::cmd::add_rproxy(app, runner);
   edge::cmd::add_proxy(app, runner);
-  edge::cmd::add_planned(app, runner);
+  edge::cmd::add_nat(app, runner);
 
   auto unknown_command = [&](const std::string& word) {
     const std::string near = nearest_command(app, word);
