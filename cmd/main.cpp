@@ -35,8 +35,11 @@ std::string nearest_command(const CLI::App& app, const std::string& word) {
     const CLI::App* a = todo.back();
     todo.pop_back();
     for (const CLI::App* sub : a->get_subcommands([](const CLI::App*) { return true; })) {
-      size_t d = edit_distance(word, sub->get_name());
-      if (d < best_d) best_d = d, best = sub->get_name();
+      const std::string& name = sub->get_name();
+      const size_t d = edit_distance(word, name);
+      // On a tie, a name the word begins ("stat" -> "stats", not "snat") is the likelier one.
+      const bool prefix_wins = d == best_d && name.rfind(word, 0) == 0 && best.rfind(word, 0) != 0;
+      if (d < best_d || prefix_wins) best_d = d, best = name;
       todo.push_back(sub);
     }
   }

@@ -60,12 +60,10 @@ Parsed<HostPorts> parse_host_ports(std::string_view text) {
 }
 
 Parsed<AddrRangePorts> parse_addr_range_ports(std::string_view text) {
-  auto s = split_host_ports(text);
-  if (!s) return parse_error<AddrRangePorts>(s.error());
-  // An IPv6 range is written [a-b] or [a]-[b]; the split above saw "[a]" then "-[b]..." as junk,
-  // so handle the two-bracket form here.
-  std::string_view addrs = s->host, ports = s->ports;
-  bool has_ports = s->has_ports;
+  // An IPv6 range is written [a-b] or [a]-[b]; the second form is not HOST:PORT-shaped, so it
+  // is split here.
+  std::string_view addrs, ports;
+  bool has_ports = false;
   if (text.size() > 1 && text.front() == '[' && text.find("]-[") != std::string_view::npos) {
     const auto second_close = text.find(']', text.find("]-[") + 3);
     if (second_close == std::string_view::npos) return parse_error<AddrRangePorts>(std::string("has '[' without ']'"));
@@ -74,6 +72,10 @@ Parsed<AddrRangePorts> parse_addr_range_ports(std::string_view text) {
     has_ports = !rest.empty();
     if (has_ports && rest.front() != ':') return parse_error<AddrRangePorts>(std::string("has text after ']' that is not :PORT-PORT"));
     if (has_ports) ports = rest.substr(1);
+  } else {
+    auto s = split_host_ports(text);
+    if (!s) return parse_error<AddrRangePorts>(s.error());
+    addrs = s->host, ports = s->ports, has_ports = s->has_ports;
   }
   auto strip = [](std::string_view a) {
     if (a.size() >= 2 && a.front() == '[' && a.back() == ']') return a.substr(1, a.size() - 2);

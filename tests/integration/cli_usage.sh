@@ -118,7 +118,10 @@ for path in trace "conntrack" "conntrack list" "conntrack watch" rproxy proxy; d
   fi
 done
 
-expect 4 "^edge: nat: not built yet" nat
+expect 2 "^edge: --port: .0. port 0 is out of range" nat dnat -p tcp --port 0 --to 10.0.0.1
+expect 2 "^edge: --to: .10.0.0.1. is IPv4, but the rule is IPv6" nat dnat -p tcp --port 80 --to 10.0.0.1 -6
+expect 2 "^edge: --engine: .bogus. is not an engine" nat --engine bogus dnat -p tcp --port 80 --to 10.0.0.1
+expect 2 "^edge: --to: .10.0.0.1:80-82. maps 2 ports onto 3" nat dnat -p tcp --port 80-81 --to 10.0.0.1:80-82
 # edge proxy: every value checked before a socket is opened, one line naming flag and value.
 expect 2 "^edge: --allow-dst: '10.0.0.0/33'" proxy --allow-dst 10.0.0.0/33
 expect 2 "^edge: --connect-ports: '70000'" proxy --connect-ports 443,70000
