@@ -41,13 +41,17 @@ rm -rf "$out/_CPack_Packages" "$out/cpack.log"
 deb=$(ls -t "$out"/edge_*.deb | head -1)
 
 if command -v lintian >/dev/null; then
-  # Errors fail the package. Warnings expected, and why they stay:
-  # - hardening-no-pie: edge links -no-pie on purpose (no start-up relocations touching every
-  #   page of data; see CMakeLists.txt), a measured memory choice.
-  # - embedded-library (if lintian recognises OpenSSL or c-ares inside): they are linked
-  #   statically on purpose, so every command maps only the parts it calls.
-  # - no-manual-page / copyright warnings should not appear; anything else is a regression.
-  lintian --fail-on error --suppress-tags hardening-no-pie "$deb"
+  # Errors fail the package; warnings are printed. lintian was not available where this was
+  # written (it is not in scripts/setup.sh: 7 MB and some 80 Perl packages), so these are the
+  # expected findings, not observed ones:
+  # - hardening-no-pie (warning): edge links -no-pie on purpose, no start-up relocations
+  #   touching every page of data (a memory choice, see CMakeLists.txt).
+  # - embedded-library (an error) would appear if lintian recognised the statically linked
+  #   OpenSSL or c-ares; that linking is deliberate (each command maps only what it calls),
+  #   so the answer would be an override in usr/share/lintian/overrides/edge, not a change.
+  # The copyright file, the changelog (changelog.gz: a native version), stripped binary, man
+  # pages compressed -9n, directory permissions 0755 are there for lintian's sake.
+  lintian --fail-on error "$deb"
 else
   echo "package: lintian is not installed; not checked" >&2
 fi
