@@ -143,7 +143,7 @@ _edge() {
     local words=""
     case $cmd in
         "")
-            words='conntrack nat proxy rproxy trace help -h --help --version' ;;
+            words='conntrack nat proxy rproxy trace help -h --help --version --verbose' ;;
         help)
             # edge help COMMAND [SUBCOMMAND]: prints that command's --help.
             case $sub in

@@ -26,7 +26,8 @@ complete -c edge -f
 
 # edge
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -s h -l help -d 'Print help and exit'
-complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -l version -d 'Print version and exit'
+complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -l version -d 'Print version and commit, and exit'
+complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -l verbose -d 'With --version: also the library versions'
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a conntrack -d "The kernel's connection-tracking table"
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a nat -d 'SNAT/masquerade/DNAT box, or a rootless port-forwarder'
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a proxy -d 'Forward proxy: HTTP, CONNECT and SOCKS5, with egress rules'
