@@ -199,7 +199,7 @@ stop_edge TERM
 pass "two instances: each removes only its own table and flows; forwarding goes back after the last"
 
 # --persist outlives edge; flush removes it.
-ip netns exec "$gw" "$EDGE" nat snat --out g1 --persist 2>"$(tmpfile persist.err)" || fail "--persist failed: $(cat "$(tmpfile persist.err)")"
+"$EDGE" nat --netns "$gw" snat --out g1 --persist 2>"$(tmpfile persist.err)" || fail "--persist failed: $(cat "$(tmpfile persist.err)")"
 ip netns exec "$gw" nft list tables | grep -q edge_persist_ || fail "--persist left no table"
 [ "$(tcp_get "$cli" 10.0.2.2:80)" = "peer=10.0.2.1" ] || fail "persisted snat does not work"
 ip netns exec "$gw" "$EDGE" nat flush 2>/dev/null
@@ -217,3 +217,12 @@ for bad in "snat --out nosuch0" "dnat -p tcp --port 0 --to 10.0.2.2" "dnat -p tc
 done
 [ "$(edge_tables)" = 0 ] || fail "a bad rule loaded a table"
 pass "bad input exits 2 with one line, nothing loaded"
+
+# Without CAP_NET_ADMIN: kernel rules exit 3 naming the capability, and dnat suggests the user engine.
+rc=0
+ip netns exec "$gw" setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all "$EDGE" nat snat --out g1 2>"$(tmpfile np.err)" || rc=$?
+[ "$rc" = 3 ] && grep -q CAP_NET_ADMIN "$(tmpfile np.err)" || fail "unprivileged snat: exit $rc, $(cat "$(tmpfile np.err)")"
+rc=0
+ip netns exec "$gw" setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all "$EDGE" nat dnat -p tcp --port 80 --to 10.0.2.2 2>"$(tmpfile np.err)" || rc=$?
+[ "$rc" = 3 ] && grep -q -- '--engine user --listen' "$(tmpfile np.err)" || fail "unprivileged dnat: exit $rc, $(cat "$(tmpfile np.err)")"
+pass "without CAP_NET_ADMIN: exit 3 naming the capability; dnat suggests --engine user --listen"
