@@ -177,7 +177,10 @@ int run_kernel(const Options& o) {
   bool need[2] = {false, false};
   auto want = [&](Families f) { need[0] |= f != Families::v6, need[1] |= f != Families::v4; };
   for (const auto& r : o.snat) want(r.src ? (r.src->network().family() == Family::v6 ? Families::v6 : Families::v4) : r.to_lo ? (r.to_lo->family() == Family::v6 ? Families::v6 : Families::v4) : r.families);
-  for (const auto& r : o.dnat) want(r.to_host.find(':') != std::string::npos ? Families::v6 : Families::v4);
+  // A DNAT to one of this host's own addresses is delivered here: nothing to forward.
+  for (const auto& r : o.dnat)
+    if (std::none_of(locals.begin(), locals.end(), [&](const LocalAddr& l) { return l.addr.str() == r.to_host; }))
+      want(r.to_host.find(':') != std::string::npos ? Families::v6 : Families::v4);
   Forwarding fwd(need[0], need[1], o.persist);
 
   const auto rules = describe_rules(o);
@@ -196,8 +199,16 @@ int run_kernel(const Options& o) {
   Sample last;
   const auto since = std::chrono::system_clock::now();
   ControlServer control(none, "nat", [&] {
-    std::lock_guard lock(mu);
-    return status_json(o, "kernel", since, last, "inet " + p.table);
+    Sample now;
+    {
+      std::lock_guard lock(mu);
+      now = last;
+    }
+    try {
+      now.flows_now = count_flows(MarkFilter{p.mark, 0xFFFFFFFF});  // fresh: the line may be a second old
+    } catch (const Fatal&) {
+    }
+    return status_json(o, "kernel", since, now, "inet " + p.table);
   });
   std::optional<KernelTable> kt;
   try {

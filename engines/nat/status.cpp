@@ -63,7 +63,9 @@ StatusPrinter::StatusPrinter(bool json, std::string engine)
 void StatusPrinter::print(const Sample& s) {
   const auto now = std::chrono::steady_clock::now();
   const double secs = std::chrono::duration<double>(now - last_).count();
-  const double rate = secs > 0 ? double(s.flows_total - std::min(s.flows_total, last_flows_)) / secs : 0;
+  // The first line has no interval behind it: a rate from it would be noise.
+  const double rate = first_ || secs <= 0 ? 0 : double(s.flows_total - std::min(s.flows_total, last_flows_)) / secs;
+  first_ = false;
   last_ = now, last_flows_ = s.flows_total;
   const double fill = s.conntrack && s.conntrack->max ? 100.0 * double(s.conntrack->entries) / double(s.conntrack->max) : -1;
   if (json_) {

@@ -41,7 +41,7 @@ class StatusPrinter {
   std::string engine_;
   std::chrono::steady_clock::time_point start_, last_;
   uint64_t last_flows_ = 0;
-  bool open_line_ = false, warned_full_ = false;
+  bool open_line_ = false, warned_full_ = false, first_ = true;
 };
 
 // The JSON object `edge nat status` reads from an instance's control socket.

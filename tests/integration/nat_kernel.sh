@@ -187,6 +187,13 @@ B_PID=$EDGE_PID B_MARK=$MARK
 ip netns exec "$cli" socat -T5 - TCP:10.0.1.1:8080 </dev/null >/dev/null 2>&1 &
 sleep 0.5
 [ "$(marked "$B_MARK")" -ge 1 ] || fail "B's flow is not marked"
+"$EDGE" nat status --json >"$(tmpfile status2.json)"
+python3 - "$(tmpfile status2.json)" "$B_PID" <<'PY' || fail "edge nat status does not count B's live flow"
+import json, sys
+d = json.load(open(sys.argv[1]))
+b = [i for i in d["instances"] if i["pid"] == int(sys.argv[2])]
+assert b and b[0]["flows_now"] >= 1, d
+PY
 EDGE_PID=$A_PID EDGE_LOG=$A_LOG
 stop_edge TERM
 [ "$(edge_tables)" = 1 ] || fail "stopping A removed B's table"
