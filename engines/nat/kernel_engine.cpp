@@ -117,6 +117,27 @@ void read_counters(nft::Session& nft, const std::string& table, Sample& s) {
   }
 }
 
+// Every table's base chains run: a drop policy at the forward hook in another table (a
+// firewall, docker) drops forwarded flows whatever edge's table says. Users see "NAT does not
+// work"; the start lines say why.
+std::vector<std::string> forward_drops(nft::Session& nft, const std::string& own) {
+  std::vector<std::string> out;
+  auto r = nft.run("list chains", true);
+  boost::system::error_code ec;
+  json::value v = json::parse(r.output, ec);
+  if (!r.ok || ec || !v.is_object() || !v.as_object().contains("nftables")) return out;
+  for (const auto& item : v.at("nftables").as_array()) {
+    if (!item.is_object() || !item.as_object().contains("chain")) continue;
+    const auto& c = item.at("chain").as_object();
+    auto text = [&](const char* k) { return c.contains(k) && c.at(k).is_string() ? std::string(c.at(k).as_string()) : std::string(); };
+    if (text("hook") == "forward" && text("policy") == "drop" && text("table") != own)
+      out.push_back(fmt::format("WARNING: table {} {} drops forwarded traffic by default (chain {}, policy drop): "
+                                "flows through edge's rules pass only if it accepts them",
+                                text("family"), text("table"), text("name")));
+  }
+  return out;
+}
+
 sigset_t stop_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -188,6 +209,7 @@ int run_kernel(const Options& o) {
                p.table.c_str(), p.mark, o.persist ? " (persisted: 'edge nat flush' removes it)" : " (owned: the kernel removes it when edge exits)");
   for (const auto& r : rules) std::fprintf(stderr, "edge nat:   %s\n", r.c_str());
   for (const auto& n : fwd.notes()) std::fprintf(stderr, "edge nat: %s\n", n.c_str());
+  for (const auto& w : forward_drops(nft, p.table)) std::fprintf(stderr, "edge nat: %s\n", w.c_str());
   if (swept) std::fprintf(stderr, "edge nat: deleted %llu conntrack entries left by an edge nat that was killed\n", (unsigned long long)swept);
   if (preexisting)
     std::fprintf(stderr, "edge nat: deleted %llu conntrack entries that began before the dnat rules (they would bypass them)\n",

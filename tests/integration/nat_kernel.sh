@@ -78,6 +78,9 @@ start_edge snat --out g1
 out=$(tcp_get "$cli" 10.0.2.2:80)
 [ "$out" = "peer=10.0.2.1" ] || fail "SNAT: server saw '$out', expected the gateway 10.0.2.1"
 ip netns exec "$gw" conntrack -L -p tcp --dport 80 -m "$MARK" 2>/dev/null | grep -q 'src=10.0.2.2 dst=10.0.2.1' || fail "conntrack shows no SNAT entry with mark $MARK"
+out=$(tcp_get "$cli" '[fd02::2]:80')
+[ "$out" = "peer=[fd02:0000:0000:0000:0000:0000:0000:0001]" ] || fail "NAT66 (snat covers both families): server saw '$out'"
+[ "$(ip netns exec "$gw" sysctl -n net.ipv6.conf.all.forwarding)" = 1 ] || fail "ipv6 forwarding not turned on"
 "$EDGE" nat status --json >"$(tmpfile status.json)"
 python3 - "$(tmpfile status.json)" "$EDGE_PID" <<'PY' || fail "edge nat status does not list the instance"
 import json, sys
@@ -88,8 +91,9 @@ stop_edge INT
 [ "$(edge_tables)" = 0 ] || fail "a table is left after SIGINT"
 [ "$(marked "$MARK")" = 0 ] || fail "conntrack entries with mark $MARK left after SIGINT"
 [ "$(fwd)" = 0 ] || fail "ip_forward not put back to 0 after SIGINT"
+[ "$(ip netns exec "$gw" sysctl -n net.ipv6.conf.all.forwarding)" = 0 ] || fail "ipv6 forwarding not put back after SIGINT"
 [ -z "$(tcp_get "$cli" 10.0.2.2:80)" ] || fail "SNAT still works after edge exited"
-pass "snat/masquerade: the server sees the gateway; SIGINT removes table, marked flows, forwarding"
+pass "snat/masquerade (IPv4 and IPv6): the server sees the gateway; SIGINT removes table, marked flows, forwarding"
 
 # SNAT to an explicit source address and port range.
 ip -n "$gw" addr add 10.0.2.9/24 dev g1
@@ -204,6 +208,16 @@ EDGE_PID=$B_PID
 stop_edge TERM
 [ "$(edge_tables)" = 0 ] && [ "$(fwd)" = 0 ] || fail "after both exited: tables or forwarding left"
 pass "two instances: each removes only its own table and flows; forwarding goes back after the last"
+
+# Another table's forward chain with policy drop wins over edge's accept: the start says so.
+ip netns exec "$gw" nft add table inet edge-t-fw
+ip netns exec "$gw" nft add chain inet edge-t-fw forward_drop '{ type filter hook forward priority 0; policy drop; }'
+start_edge snat --out g1
+grep -q 'WARNING: table inet edge-t-fw drops forwarded traffic by default' "$EDGE_LOG" || fail "no warning about another table's forward drop policy"
+[ -z "$(tcp_get "$cli" 10.0.2.2:80)" ] || fail "traffic passed a forward drop policy (the warning would be wrong)"
+stop_edge TERM
+ip netns exec "$gw" nft delete table inet edge-t-fw
+pass "a forward drop policy in another table is named at start"
 
 # --persist outlives edge; flush removes it.
 "$EDGE" nat --netns "$gw" snat --out g1 --persist 2>"$(tmpfile persist.err)" || fail "--persist failed: $(cat "$(tmpfile persist.err)")"
