@@ -68,6 +68,12 @@ void StatusPrinter::print(const Sample& s) {
   first_ = false;
   last_ = now, last_flows_ = s.flows_total;
   const double fill = s.conntrack && s.conntrack->max ? 100.0 * double(s.conntrack->entries) / double(s.conntrack->max) : -1;
+  if (fill >= 80 && !warned_full_) {  // once, on stderr, in either format
+    std::fprintf(stderr, "%sedge nat: conntrack table %.0f%% full: new flows will be dropped when it fills (edge conntrack stats says by whom)\n",
+                 open_line_ ? "\n" : "", fill);
+    open_line_ = false;
+    warned_full_ = true;
+  }
   if (json_) {
     json::object o;
     o["engine"] = engine_;
@@ -97,12 +103,6 @@ void StatusPrinter::print(const Sample& s) {
     std::fputs((line + "\n").c_str(), stdout);
   }
   std::fflush(stdout);
-  if (fill >= 80 && !warned_full_) {
-    std::fprintf(stderr, "%sedge nat: conntrack table %.0f%% full: new flows will be dropped when it fills (edge conntrack stats says by whom)\n",
-                 open_line_ ? "\n" : "", fill);
-    open_line_ = false;
-    warned_full_ = true;
-  }
 }
 
 void StatusPrinter::finish() {

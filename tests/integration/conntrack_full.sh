@@ -50,3 +50,13 @@ grep -q "(100% full)" <<<"$("$EDGE" conntrack stats --netns "$ns")" || fail "hum
 n=$("$EDGE" conntrack list --netns "$ns" | tail -n +2 | wc -l)
 [ "$n" -eq "$max" ] || fail "list printed $n rows of $max"
 pass "list streams all $n entries"
+
+# edge nat's status line on this full table: the fill, flagged, and one warning on stderr.
+"$EDGE" nat --netns "$ns" dnat -p tcp --port 8080 --to 127.0.0.1:80 --json --interval 200ms >"$(tmpfile nat.out)" 2>"$(tmpfile nat.err)" &
+nat_pid=$!
+wait_for 20 grep -q conntrack_full "$(tmpfile nat.out)" || { kill "$nat_pid"; fail "edge nat printed no status: $(cat "$(tmpfile nat.err)")"; }
+kill -TERM "$nat_pid"
+wait "$nat_pid" || fail "edge nat exited $? on SIGTERM"
+grep -q '"conntrack_full":true' "$(tmpfile nat.out)" || fail "edge nat status does not flag the full table: $(head -1 "$(tmpfile nat.out)")"
+grep -q "edge nat: conntrack table 100% full" "$(tmpfile nat.err)" || fail "edge nat did not warn: $(cat "$(tmpfile nat.err)")"
+pass "edge nat's status flags the table past 80% and warns once"
