@@ -19,7 +19,7 @@ void add_trace(CLI::App& app, Runner& runner);
 void add_rproxy(CLI::App& app, Runner& runner);
 // Registers `edge proxy`.
 void add_proxy(CLI::App& app, Runner& runner);
-// nat: described in --help, exit 4 until built.
-void add_planned(CLI::App& app, Runner& runner);
+// Registers `edge nat`.
+void add_nat(CLI::App& app, Runner& runner);
 
 }  // namespace edge::cmd

@@ -11,6 +11,7 @@
 #include "cmd/commands.h"
 #include "core/base/errors.h"
 #include "core/base/text.h"
+#include "core/version/version.h"
 
 namespace {
 
@@ -35,8 +36,11 @@ std::string nearest_command(const CLI::App& app, const std::string& word) {
     const CLI::App* a = todo.back();
     todo.pop_back();
     for (const CLI::App* sub : a->get_subcommands([](const CLI::App*) { return true; })) {
-      size_t d = edit_distance(word, sub->get_name());
-      if (d < best_d) best_d = d, best = sub->get_name();
+      const std::string& name = sub->get_name();
+      const size_t d = edit_distance(word, name);
+      // On a tie, a name the word begins ("stat" -> "stats", not "snat") is the likelier one.
+      const bool prefix_wins = d == best_d && name.rfind(word, 0) == 0 && best.rfind(word, 0) != 0;
+      if (d < best_d || prefix_wins) best_d = d, best = name;
       todo.push_back(sub);
     }
   }
@@ -95,7 +99,12 @@ int main(int argc, char** argv) {
   // of the process (splice and OpenSSL write without MSG_NOSIGNAL).
   std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"edge: stand up a NAT box or proxy in one command, and find out which layer broke.", "edge"};
-  app.set_version_flag("--version", std::string("edge ") + EDGE_VERSION);
+  // --verbose is read through its count when --version's callback runs, whichever came first.
+  const std::string verbose_help = "With --version: also the versions of the libraries edge uses (for a bug report)";
+  const CLI::Option* verbose = app.add_flag("--verbose", verbose_help);
+  app.set_version_flag(
+      "--version", [verbose] { return verbose->count() ? edge::version_report() : edge::version_line(); },
+      "Print the version and the commit edge was built from, and exit");
   app.require_subcommand(1);
   app.footer(
       "Examples:\n"
@@ -108,7 +117,7 @@ int main(int argc, char** argv) {
   edge::cmd::add_trace(app, runner);
   edge::cmd::add_rproxy(app, runner);
   edge::cmd::add_proxy(app, runner);
-  edge::cmd::add_planned(app, runner);
+  edge::cmd::add_nat(app, runner);
 
   auto unknown_command = [&](const std::string& word) {
     const std::string near = nearest_command(app, word);
@@ -131,7 +140,8 @@ int main(int argc, char** argv) {
     help_args.push_back(argv[0]);
     for (int i = 2; i < argc; ++i) help_args.push_back(argv[i]);
     help_args.push_back("--help");
-  } else if (first[0] == '-' && first != "-h" && first != "--help" && first != "--help-all" && first != "--version") {
+  } else if (first[0] == '-' && first != "-h" && first != "--help" && first != "--help-all" && first != "--version" &&
+             first != "--verbose") {
     // No flag belongs to `edge` itself but these: a flag here means the command is missing.
     usage_line("unknown flag '" + first + "'; a COMMAND comes first");
     std::fputs(short_usage(app).c_str(), stderr);
@@ -139,6 +149,13 @@ int main(int argc, char** argv) {
   } else if (first[0] != '-' && !has_subcommand(app, first)) {
     return unknown_command(first);
   }
+  // The flags before the command: --verbose alone would be silently ignored.
+  bool version_flag = false, verbose_flag = false;
+  for (int i = 1; i < argc && argv[i][0] == '-'; ++i) {
+    version_flag = version_flag || std::strcmp(argv[i], "--version") == 0;
+    verbose_flag = verbose_flag || std::strcmp(argv[i], "--verbose") == 0;
+  }
+  if (verbose_flag && !version_flag) return usage_line("--verbose: only with --version (edge --version --verbose)");
   std::vector<char*> args;
   for (auto& a : help_args) args.push_back(a.data());
   if (!help_args.empty()) argc = int(args.size()), argv = args.data();

@@ -10,8 +10,11 @@ _edge_watch_flags='--event --count --timeout --buffer'
 _edge_trace_flags='-4 -6 --timeout --proxy --cacert --netns --json --hops --mtu --capture -h --help'
 _edge_rproxy_flags='--listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log --log-format --metrics -H --header --response-header --health --health-interval --tls-cert --tls-key --tls-auto --upstream-tls --upstream-ca --upstream-insecure -h --help'
 _edge_proxy_flags='--listen --no-socks --allow-src --auth --auth-file --open --allow-domain --allow-dst --deny-domain --deny-dst --connect-ports --http-ports --parent --no-parent-for --threads --connect-timeout --header-timeout --response-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --access-log --log-format --metrics -h --help'
+_edge_nat_flags='--engine --dry-run --persist --json --interval --netns --udp-timeout --max-flows --connect-timeout -h --help'
+_edge_snat_flags='--out --src --to-source -4 -6'
+_edge_dnat_flags='-p --proto --port --to --in --dst --hairpin --listen --to-source -4 -6'
 # Flags that take a value (the next word, or after '=').
-_edge_value_flags=' -p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --sort --limit --backend --origin --warn --top --event --count --timeout --buffer --proxy --cacert --capture --listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log --log-format --metrics -H --header --response-header --health --health-interval --tls-cert --tls-key --upstream-ca --allow-src --auth --auth-file --allow-domain --allow-dst --deny-domain --deny-dst --connect-ports --http-ports --response-timeout --parent --no-parent-for '
+_edge_value_flags=' -p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --sort --limit --backend --origin --warn --top --event --count --timeout --buffer --proxy --cacert --capture --listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log --log-format --metrics -H --header --response-header --health --health-interval --tls-cert --tls-key --upstream-ca --allow-src --auth --auth-file --allow-domain --allow-dst --deny-domain --deny-dst --connect-ports --http-ports --response-timeout --parent --no-parent-for --engine --interval --udp-timeout --max-flows --out --to-source --port --in '
 
 # Puts $1 in front of every candidate (for "--flag=value" typed as one word).
 _edge_prefix() {
@@ -51,12 +54,18 @@ _edge() {
             cmd=$word
         elif [[ $cmd == conntrack && -z $sub ]]; then
             sub=$word
+        elif [[ $cmd == nat ]]; then
+            sub=$word  # the rule being typed: the last rule word wins
         fi
     done
 
     # Values of flags with a fixed vocabulary.
     case $prev in
         -p | --proto)
+            if [[ $cmd == nat ]]; then
+                COMPREPLY=($(compgen -W 'tcp udp' -- "$cur"))
+                _edge_prefix "$pre"; return
+            fi
             COMPREPLY=($(compgen -W 'tcp udp icmp icmpv6 sctp dccp udplite gre' -- "$cur"))
             _edge_prefix "$pre"; return ;;
         --state)
@@ -90,6 +99,12 @@ _edge() {
             # A URL (http://HOST:PORT) is typed; 'none' forces a direct connection.
             COMPREPLY=($(compgen -W 'none' -- "$cur"))
             _edge_prefix "$pre"; return ;;
+        --engine)
+            COMPREPLY=($(compgen -W 'auto kernel user' -- "$cur"))
+            _edge_prefix "$pre"; return ;;
+        --out | --in)
+            COMPREPLY=($(compgen -W "$(ls /sys/class/net 2>/dev/null)" -- "$cur"))
+            _edge_prefix "$pre"; return ;;
         --mode)
             COMPREPLY=($(compgen -W 'http tcp' -- "$cur"))
             _edge_prefix "$pre"; return ;;
@@ -119,7 +134,7 @@ _edge() {
             --listen | --to | --trust-proxy | --threads | --keepalive | --max-conns | --metrics | \
             --connect-timeout | --header-timeout | --backend-timeout | --idle-timeout | --keepalive-timeout | --drain | \
             --allow-src | --auth | --allow-domain | --allow-dst | --deny-domain | --deny-dst | --connect-ports | --http-ports | \
-            --response-timeout)
+            --response-timeout | --interval | --udp-timeout | --max-flows | --to-source | --port)
             # Free-form values (addresses, HOST:PORT, CIDRs, names, ports, numbers, durations, USER:PASS): nothing to offer.
             COMPREPLY=()
             _edge_prefix "$pre"; return ;;
@@ -128,12 +143,13 @@ _edge() {
     local words=""
     case $cmd in
         "")
-            words='conntrack nat proxy rproxy trace help -h --help --version' ;;
+            words='conntrack nat proxy rproxy trace help -h --help --version --verbose' ;;
         help)
             # edge help COMMAND [SUBCOMMAND]: prints that command's --help.
             case $sub in
                 "") words='conntrack nat proxy rproxy trace' ;;
                 conntrack) words='list stats watch' ;;
+                nat) words='snat dnat status flush' ;;
             esac ;;
         conntrack)
             case $sub in
@@ -150,8 +166,13 @@ _edge() {
         proxy)
             words=$_edge_proxy_flags ;;
         nat)
-            # Not built yet: only --help.
-            words='-h --help' ;;
+            case $sub in
+                "") words="snat dnat status flush $_edge_nat_flags" ;;
+                snat) words="snat dnat $_edge_snat_flags $_edge_nat_flags" ;;
+                dnat) words="snat dnat $_edge_dnat_flags $_edge_nat_flags" ;;
+                status) words='--json -h --help' ;;
+                flush) words='-h --help' ;;
+            esac ;;
     esac
     # Subcommand names only where a word (not a flag) is being typed.
     if [[ $cur == -* ]]; then

@@ -26,9 +26,10 @@ complete -c edge -f
 
 # edge
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -s h -l help -d 'Print help and exit'
-complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -l version -d 'Print version and exit'
+complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -l version -d 'Print version and commit, and exit'
+complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -l verbose -d 'With --version: also the library versions'
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a conntrack -d "The kernel's connection-tracking table"
-complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a nat -d 'SNAT/masquerade/DNAT box (not built yet)'
+complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a nat -d 'SNAT/masquerade/DNAT box, or a rootless port-forwarder'
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a proxy -d 'Forward proxy: HTTP, CONNECT and SOCKS5, with egress rules'
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a rproxy -d 'Reverse proxy: HTTP/1.1 or TCP to a pool of backends'
 complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a trace -d 'Which layer broke: one probe through every layer'
@@ -37,8 +38,33 @@ complete -c edge -n "not __fish_seen_subcommand_from $edge_commands" -a help -d 
 complete -c edge -n "__fish_seen_subcommand_from help; and not __fish_seen_subcommand_from conntrack nat proxy rproxy trace" -a 'conntrack nat proxy rproxy trace'
 complete -c edge -n "__fish_seen_subcommand_from help; and __fish_seen_subcommand_from conntrack; and not __fish_seen_subcommand_from $edge_ct_subcommands" -a 'list stats watch'
 
-# edge nat (not built yet: only --help)
-complete -c edge -n "__fish_seen_subcommand_from nat" -s h -l help -d 'Print help and exit'
+# edge nat snat ... dnat ... (repeat the rule words for several rules), status, flush
+set -l nt "__fish_seen_subcommand_from nat"
+complete -c edge -n $nt -s h -l help -d 'Print help and exit'
+complete -c edge -n "$nt; and not __fish_seen_subcommand_from status flush" -a 'snat dnat' -d 'Start a rule'
+complete -c edge -n "$nt; and not __fish_seen_subcommand_from snat dnat status flush" -a 'status flush'
+complete -c edge -n $nt -l engine -x -a 'auto kernel user' -d 'kernel (nftables), user (userspace forwarder) or auto'
+complete -c edge -n $nt -l dry-run -d 'Print the nft ruleset and iptables equivalent, change nothing'
+complete -c edge -n $nt -l persist -d 'Load a table that outlives edge, then exit'
+complete -c edge -n $nt -l json -d 'Status as JSON lines'
+complete -c edge -n $nt -l interval -x -d 'Status refresh (default 1s)'
+complete -c edge -n $nt -l netns -x -a '(ip netns list 2>/dev/null | string split -f1 " ")' -d 'Run inside this network namespace'
+complete -c edge -n $nt -l udp-timeout -x -d 'User engine: idle UDP session timeout (default 60s)'
+complete -c edge -n $nt -l max-flows -x -d 'User engine: flows at once (default 4096)'
+complete -c edge -n $nt -l connect-timeout -x -d 'User engine: connecting to --to (default 10s)'
+complete -c edge -n "$nt; and __fish_seen_subcommand_from snat" -l out -x -a '(ls /sys/class/net)' -d 'Interface traffic leaves by'
+complete -c edge -n "$nt; and __fish_seen_subcommand_from snat" -l src -x -d 'Only traffic from this CIDR'
+complete -c edge -n "$nt; and __fish_seen_subcommand_from snat dnat" -l to-source -x -d 'snat: ADDR[-ADDR][:PORT-PORT]; dnat: source address'
+complete -c edge -n "$nt; and __fish_seen_subcommand_from dnat" -s p -l proto -x -a 'tcp udp' -d 'Protocol'
+complete -c edge -n "$nt; and __fish_seen_subcommand_from dnat" -l port -x -d 'Port or range to forward'
+complete -c edge -n "$nt; and __fish_seen_subcommand_from dnat" -l to -x -d 'ADDR[:PORT[-PORT]] or HOST:PORT'
+complete -c edge -n "$nt; and __fish_seen_subcommand_from dnat" -l in -x -a '(ls /sys/class/net)' -d 'Only traffic arriving here'
+complete -c edge -n "$nt; and __fish_seen_subcommand_from dnat" -l dst -x -d 'Only traffic to this address'
+complete -c edge -n "$nt; and __fish_seen_subcommand_from dnat" -l hairpin -d 'Also SNAT clients on the target subnet'
+complete -c edge -n "$nt; and __fish_seen_subcommand_from dnat" -l listen -x -d '[ADDR:]PORT[-PORT] to match or listen on'
+complete -c edge -n "$nt; and __fish_seen_subcommand_from snat dnat" -s 4 -d 'IPv4 only'
+complete -c edge -n "$nt; and __fish_seen_subcommand_from snat dnat" -s 6 -d 'IPv6 only'
+complete -c edge -n "$nt; and __fish_seen_subcommand_from status" -l json -d 'One JSON object'
 
 # edge proxy [--listen [ADDR:]PORT] [--allow-* ...] (addresses, names, ports and durations typed by hand)
 set -l px "__fish_seen_subcommand_from proxy"

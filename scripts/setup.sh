@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything edge needs to build and test on Debian 12: compilers, libraries, and the
-# real peers the integration tests drive. Idempotent: when everything is present it returns at once.
+# Installs everything edge needs to build and test on Debian 12: compilers, libraries, the
+# real peers the integration tests drive, and what packaging and its test use (dpkg-dev for
+# dpkg-shlibdeps, man-db to render the pages, bash-completion to load the completion). Idempotent: when everything is present it returns at once.
 set -euo pipefail
 
 packages=(
@@ -10,6 +11,7 @@ packages=(
   libnftables-dev libnetfilter-conntrack-dev libmnl-dev libc-ares-dev libidn2-dev
   conntrack nftables iproute2 iputils-ping curl nginx-light socat iperf3 wrk haproxy procps python3 python3-websockets time
   tinyproxy-bin openssl
+  dpkg-dev man-db bash-completion
 )
 
 missing=()

@@ -35,6 +35,7 @@ const PcapApi* pcap_api() {
     load(a.dump, "pcap_dump");
     load(a.dump_flush, "pcap_dump_flush");
     load(a.dump_close, "pcap_dump_close");
+    load(a.lib_version, "pcap_lib_version");
     return ok ? &a : nullptr;
   }();
   return api;

@@ -24,6 +24,7 @@ struct PcapApi {
   decltype(&::pcap_dump) dump;
   decltype(&::pcap_dump_flush) dump_flush;
   decltype(&::pcap_dump_close) dump_close;
+  decltype(&::pcap_lib_version) lib_version;
 };
 
 const PcapApi* pcap_api();

@@ -43,9 +43,21 @@ void write_all(int fd, const std::string& s) {
   }
 }
 
+// The request a reader sends: one line. Older readers send nothing; they get the flows.
+std::string read_request(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, 500) <= 0) return {};
+  char buf[64];
+  const ssize_t n = recv(fd, buf, sizeof buf, 0);
+  if (n <= 0) return {};
+  std::string line(buf, size_t(n));
+  return line.substr(0, line.find('\n'));
+}
+
 }  // namespace
 
-ControlServer::ControlServer(const FlowTable& table, const std::string& command) : table_(table) {
+ControlServer::ControlServer(const FlowTable& table, const std::string& command, std::function<std::string()> status)
+    : table_(table), status_(std::move(status)) {
   const std::string dir = control_dir();
   mkdir(dir.c_str(), 0700);
   // A directory someone else made first could serve forged flows: it must be ours alone.
@@ -75,6 +87,10 @@ ControlServer::ControlServer(const FlowTable& table, const std::string& command)
       if (!c) continue;
       timeval tv{2, 0};  // a reader that never reads must not hold this thread (and shutdown)
       setsockopt(c.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      if (read_request(c.get()) == "status" && status_) {
+        write_all(c.get(), status_());
+        continue;
+      }
       json::array flows;
       for (const Flow& f : table_.snapshot()) flows.push_back(flow_to_json(f, {}));
       write_all(c.get(), json::serialize(flows));
@@ -141,8 +157,8 @@ std::vector<Flow> flows_from_json(const std::string& text) {
   return out;
 }
 
-std::vector<Flow> read_edge_flows() {
-  std::vector<Flow> out;
+std::vector<ControlReply> query_control(const std::string& request, const std::string& command) {
+  std::vector<ControlReply> out;
   const std::string dir = control_dir();
   struct stat st;
   if (lstat(dir.c_str(), &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) return out;  // not ours: trust nothing in it
@@ -151,6 +167,7 @@ std::vector<Flow> read_edge_flows() {
   while (dirent* e = readdir(d.get())) {
     std::string name = e->d_name;
     if (name.size() < 6 || name.substr(name.size() - 5) != ".sock") continue;
+    if (!command.empty() && name.rfind(command + "-", 0) != 0) continue;
     const std::string path = dir + "/" + name;
     sockaddr_un sa;
     UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -161,12 +178,20 @@ std::vector<Flow> read_edge_flows() {
     }
     timeval tv{2, 0};
     setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    std::string text;
+    write_all(fd.get(), request + "\n");
+    ControlReply r{path, {}};
     char buf[65536];
     ssize_t n;
-    while ((n = read(fd.get(), buf, sizeof buf)) > 0) text.append(buf, size_t(n));
-    for (auto& f : flows_from_json(text)) out.push_back(std::move(f));
+    while ((n = read(fd.get(), buf, sizeof buf)) > 0) r.text.append(buf, size_t(n));
+    out.push_back(std::move(r));
   }
+  return out;
+}
+
+std::vector<Flow> read_edge_flows() {
+  std::vector<Flow> out;
+  for (const ControlReply& r : query_control("flows", ""))
+    for (auto& f : flows_from_json(r.text)) out.push_back(std::move(f));
   return out;
 }
 

@@ -3,6 +3,7 @@
 // --origin edge|all` reads every live one. The socket file is removed when the server goes;
 // a file left by a killed process is recognised (nobody answers) and removed by readers.
 #pragma once
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,7 +20,8 @@ class ControlServer {
  public:
   // Serves `table` as a JSON array of flows to every client that connects. Failure to create
   // the socket is not fatal for the engine: error() says why.
-  ControlServer(const FlowTable& table, const std::string& command);
+  // `status`, when given, answers a reader that asks for "status" (edge nat status).
+  ControlServer(const FlowTable& table, const std::string& command, std::function<std::string()> status = {});
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
@@ -28,10 +30,18 @@ class ControlServer {
 
  private:
   const FlowTable& table_;
+  std::function<std::string()> status_;
   std::string path_, error_;
   UniqueFd listen_fd_, stop_fd_;
   std::thread thread_;
 };
+
+// One reply per live control socket of `command` (every command when empty) to a one-line
+// request ("flows" or "status").
+struct ControlReply {
+  std::string path, text;
+};
+std::vector<ControlReply> query_control(const std::string& request, const std::string& command);
 
 // The flows of every running edge engine; sockets nobody answers are removed.
 std::vector<Flow> read_edge_flows();

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/trace/classify.h"
+#include "core/version/version.h"
 
 namespace edge::trace {
 namespace http = boost::beast::http;
@@ -109,7 +110,7 @@ LayerResult probe_http(Stream& s, const std::string& host_header, const std::str
   LayerResult r;
   r.name = "http";
   const std::string request = "GET " + target_path + " HTTP/1.1\r\nHost: " + host_header +
-                              "\r\nUser-Agent: edge-trace/" EDGE_VERSION "\r\nAccept: */*\r\nConnection: close\r\n" + extra_headers + "\r\n";
+                              "\r\nUser-Agent: edge-trace/" + std::string(version()) + "\r\nAccept: */*\r\nConnection: close\r\n" + extra_headers + "\r\n";
   std::string error_text;
   const HeadError e = exchange_head(s, request, timeout, head, error_text);
   r.duration_ms = clock.elapsed_ms();

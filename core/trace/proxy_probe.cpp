@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include "core/trace/classify.h"
+#include "core/version/version.h"
 
 namespace edge::trace {
 
@@ -30,7 +31,7 @@ std::string proxy_auth_header(const std::string& user, const std::string& passwo
 LayerResult probe_connect(LayerResult r, Stream& s, const std::string& authority, const std::string& auth_header, Millis timeout) {
   LayerClock clock;
   const std::string request = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority +
-                              "\r\nUser-Agent: edge-trace/" EDGE_VERSION "\r\n" + auth_header + "\r\n";
+                              "\r\nUser-Agent: edge-trace/" + std::string(version()) + "\r\n" + auth_header + "\r\n";
   r.evidence["credentials_sent"] = !auth_header.empty();
   ResponseHead head;
   std::string error_text;

@@ -16,7 +16,7 @@ if [ ! -x "$EDGE" ]; then
 fi
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
-COMMANDS=("" "conntrack" "conntrack list" "conntrack stats" "conntrack watch" "nat" "proxy" "rproxy" "trace")
+COMMANDS=("" "conntrack" "conntrack list" "conntrack stats" "conntrack watch" "nat" "nat snat" "nat dnat" "nat status" "proxy" "rproxy" "trace")
 COMPLETIONS=(completions/edge.bash completions/_edge completions/edge.fish)
 
 # The man page documenting a command path.

@@ -118,7 +118,10 @@ for path in trace "conntrack" "conntrack list" "conntrack watch" rproxy proxy; d
   fi
 done
 
-expect 4 "^edge: nat: not built yet" nat
+expect 2 "^edge: --port: .0. port 0 is out of range" nat dnat -p tcp --port 0 --to 10.0.0.1
+expect 2 "^edge: --to: .10.0.0.1. is IPv4, but the rule is IPv6" nat dnat -p tcp --port 80 --to 10.0.0.1 -6
+expect 2 "^edge: --engine: .bogus. is not an engine" nat --engine bogus dnat -p tcp --port 80 --to 10.0.0.1
+expect 2 "^edge: --to: .10.0.0.1:80-82. maps 2 ports onto 3" nat dnat -p tcp --port 80-81 --to 10.0.0.1:80-82
 # edge proxy: every value checked before a socket is opened, one line naming flag and value.
 expect 2 "^edge: --allow-dst: '10.0.0.0/33'" proxy --allow-dst 10.0.0.0/33
 expect 2 "^edge: --connect-ports: '70000'" proxy --connect-ports 443,70000
@@ -127,7 +130,16 @@ expect 2 "^edge: --log-format: 'csv'" proxy --log-format csv
 expect 2 "^edge: --auth: .*USER:PASSWORD" proxy --auth nocolon
 expect 2 "^edge: --auth-file: '/nonexistent/htpasswd' cannot be read" proxy --auth-file /nonexistent/htpasswd
 expect 2 "^edge: --listen 0.0.0.0:3128: a proxy on a non-loopback address needs --allow-src" proxy --listen 0.0.0.0:3128
-out=$("$EDGE" --version) && [ "$out" = "edge 0.1.0" ] || { echo "FAIL: --version printed '$out'"; failures=$((failures + 1)); }
+# edge VERSION (COMMIT): the commit abbreviated, "-dirty" for uncommitted changes, "unknown" outside git.
+version_re='^edge [0-9]+\.[0-9]+\.[0-9]+ \(([0-9a-f]{7,}(-dirty)?|unknown)\)$'
+out=$("$EDGE" --version) && grep -qE "$version_re" <<<"$out" || { echo "FAIL: --version printed '$out'"; failures=$((failures + 1)); }
+# --verbose adds one line per library; the first line stays the same.
+out=$("$EDGE" --version --verbose) && [ "$(head -1 <<<"$out")" = "$("$EDGE" --version)" ] &&
+  grep -qE '^  OpenSSL +[0-9]' <<<"$out" && grep -qE '^  c-ares +[0-9]' <<<"$out" && grep -qE '^  Boost +[0-9]' <<<"$out" &&
+  grep -qE '^  libnetfilter_conntrack +[0-9]' <<<"$out" && grep -qE '^  libpcap +' <<<"$out" ||
+  { echo "FAIL: --version --verbose printed '$out'"; failures=$((failures + 1)); }
+expect 2 "^edge: --verbose: only with --version" --verbose
+expect 2 "^edge: --verbose: only with --version" --verbose conntrack
 "$EDGE" conntrack list --help | grep -q -- "--dport" || { echo "FAIL: conntrack list --help lacks --dport"; failures=$((failures + 1)); }
 
 # Without CAP_NET_ADMIN: exit 3, naming the capability. Needs root to become 'nobody'.
