@@ -12,6 +12,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <vector>
@@ -73,7 +74,10 @@ int run_user(const Options& o) {
       else forwarders.push_back(udp_forwarder(ctx, sh, r, targets[i], uint16_t(port)));
     }
   }
-  ControlServer control(sh.flows, "nat");
+  // `edge nat status` reads this instance's status here (from the control socket's thread: the
+  // sample is atomics only).
+  const auto since = std::chrono::system_clock::now();
+  ControlServer control(sh.flows, "nat", [&o, &sh, since] { return status_json(o, "user", since, sh.sample(), ""); });
   if (!control.error().empty())
     std::fprintf(stderr, "edge nat: no control socket (%s): edge conntrack and edge nat status will not see this instance\n",
                  control.error().c_str());

@@ -4,8 +4,8 @@
 #     name as --to), 1 MiB both ways intact (sha256), a --listen port range onto one port, UDP
 #     both ways, two UDP clients each getting only their own replies, a 65507-byte datagram
 #     intact, --to-source (the server sees 127.0.0.2), `edge conntrack --origin edge` listing a
-#     live forwarded flow, a UDP session expiring after --udp-timeout 1s (flows_now back to 0),
-#     SIGTERM: exit 0 and no listener left;
+#     live forwarded flow, `edge nat status` listing the instance, a UDP session expiring after
+#     --udp-timeout 1s (flows_now back to 0), SIGTERM: exit 0 and no listener left;
 #   - --max-flows 2: the third flow refused (TCP closed at once, UDP dropped), each refusal
 #     counted in the --json status line, a client admitted again once a slot is free;
 #   - start failures: a --listen port already taken (TCP and UDP) and an unresolvable --to exit
@@ -61,6 +61,12 @@ wait_for 10 udp_listening "$ns" 18053 || fail "no UDP listener: $(cat "$E_LOG")"
 grep -q "edge nat: user engine: .*18080" "$E_LOG" || fail "no rule line: $(cat "$E_LOG")"
 grep -q "UDP sessions end after 1s" "$E_LOG" || fail "the UDP timeout in effect is not said: $(cat "$E_LOG")"
 pass "starts as nobody without capabilities; says its rules and the UDP timeout"
+st=$(in_ns setpriv --reuid=65534 --regid=65534 --clear-groups -- "$EDGE" nat status --json)
+echo "$st" | python3 -c '
+import json, sys
+i = [x for x in json.load(sys.stdin)["instances"] if x["pid"] == int(sys.argv[1])]
+sys.exit(0 if i and i[0]["engine"] == "user" and len(i[0]["rules"]) == 4 else 1)' "$E_PID" || fail "edge nat status: $st"
+pass "edge nat status lists the instance (user engine, its 4 rules)"
 
 [ "$(peer echo 18080 ping)" = ping ] || fail "TCP echo through edge"
 pass "TCP forwarded (--to a name)"
@@ -107,9 +113,9 @@ ip netns exec "$ns" python3 "$PEERS" hold 18180 20 >"$h2" & h2_pid=$!
 wait_for 5 grep -q held "$h1" && wait_for 5 grep -q held "$h2" || fail "two flows under --max-flows 2"
 [ "$(peer refused 18180)" = closed ] || fail "the third TCP connection was not closed"
 [ "$(peer udp 18153 third)" = silence ] || fail "a UDP client over --max-flows got an answer"
-wait_for 3 status_is "$E_LOG" refused_total 2 || fail "refusals not counted: $(grep '^{' "$E_LOG" | tail -1)"
+wait_for 3 status_is "$E_LOG" refused 2 || fail "refusals not counted: $(grep '^{' "$E_LOG" | tail -1)"
 kill -0 "$E_PID" || fail "edge died at --max-flows"
-pass "--max-flows 2: the third flow refused (TCP closed, UDP dropped), each counted (refused_total 2)"
+pass "--max-flows 2: the third flow refused (TCP closed, UDP dropped), each counted (refused 2)"
 kill "$h1_pid"; wait "$h1_pid" 2>/dev/null || true
 wait_for 3 status_is "$E_LOG" flows_now 1 || fail "a closed flow did not free its slot"
 [ "$(peer udp 18153 again)" = again ] || fail "a UDP client is not admitted once a slot is free"
