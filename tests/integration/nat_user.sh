@@ -54,28 +54,34 @@ start_edge 18081 --json --interval 200ms --udp-timeout 1s \
   dnat --listen 18080 -p tcp --to echo.test:19500 \
   dnat --listen 127.0.0.1:18090-18091 -p tcp --to 127.0.0.1:19500 \
   dnat --listen 18053 -p udp --to 127.0.0.1:19501 \
-  dnat --listen 18081 -p tcp --to 127.0.0.1:19502 --to-source 127.0.0.2
+  dnat --listen 18081 -p tcp --to 127.0.0.1:19502 --to-source 127.0.0.2 \
+  dnat --listen 18082 -p tcp --to 127.0.0.1:19599
 wait_for 10 udp_listening "$ns" 18053 || fail "no UDP listener: $(cat "$E_LOG")"
 [ "$(awk '/^Uid:/ {print $3}' "/proc/$E_PID/status")" = 65534 ] || fail "edge does not run as nobody"
 [ "$(awk '/^CapEff:/ {print $2}' "/proc/$E_PID/status")" = 0000000000000000 ] || fail "edge has capabilities"
 grep -q "edge nat: user engine: .*18080" "$E_LOG" || fail "no rule line: $(cat "$E_LOG")"
 grep -q "UDP sessions end after 1s" "$E_LOG" || fail "the UDP timeout in effect is not said: $(cat "$E_LOG")"
 pass "starts as nobody without capabilities; says its rules and the UDP timeout"
-st=$(in_ns setpriv --reuid=65534 --regid=65534 --clear-groups -- "$EDGE" nat status --json)
+st=$(in_ns setpriv --reuid=65534 --regid=65534 --clear-groups -- "$EDGE" nat status --json 2>/dev/null)
 echo "$st" | python3 -c '
 import json, sys
 i = [x for x in json.load(sys.stdin)["instances"] if x["pid"] == int(sys.argv[1])]
-sys.exit(0 if i and i[0]["engine"] == "user" and len(i[0]["rules"]) == 4 else 1)' "$E_PID" || fail "edge nat status: $st"
-pass "edge nat status lists the instance (user engine, its 4 rules)"
+sys.exit(0 if i and i[0]["engine"] == "user" and len(i[0]["rules"]) == 5 else 1)' "$E_PID" || fail "edge nat status: $st"
+pass "edge nat status lists the instance (user engine, its 5 rules)"
 
 [ "$(peer echo 18080 ping)" = ping ] || fail "TCP echo through edge"
-pass "TCP forwarded (--to a name)"
+[ "$(peer echo6 18080 ping6)" = ping6 ] || fail "TCP echo from an IPv6 client through edge"
+pass "TCP forwarded (--to a name; IPv4 and IPv6 clients)"
 out=$(peer sha 18080); [ "$out" = same ] || fail "1 MiB through edge: $out"
 pass "1 MiB both ways intact (sha256)"
 [ "$(peer echo 18091 range)" = range ] || fail "the second port of a --listen range"
 pass "a --listen port range forwards to one --to port"
 [ "$(peer who 18081)" = "peer 127.0.0.2" ] || fail "--to-source: the server saw $(peer who 18081)"
 pass "--to-source: the server sees 127.0.0.2"
+
+[ "$(peer refused 18082)" = closed ] || fail "a connection to a closed target port was not closed"
+wait_for 3 grep -q "tcp 18082: 127.0.0.1:19599 refused the connection" "$E_LOG" || fail "a refusing target is not reported: $(cat "$E_LOG")"
+pass "a target that refuses: the client's connection closes, and stderr says why"
 
 [ "$(peer udp 18053 hello)" = hello ] || fail "UDP echo through edge"
 pass "UDP both ways"
@@ -101,7 +107,7 @@ pass "edge conntrack --origin edge lists a live forwarded flow"
 # Every flow gone (TCP closed, UDP idle for --udp-timeout): flows_now back to 0.
 wait_for 6 status_is "$E_LOG" flows_now 0 || fail "flows did not end: $(grep '^{' "$E_LOG" | tail -3)"
 pass "UDP sessions expire after --udp-timeout 1s (flows_now 0)"
-stop_edge 18080 18081 18090 18091 18053
+stop_edge 18080 18081 18082 18090 18091 18053
 pass "SIGTERM: exit 0, no listener left"
 
 # ---- --max-flows 2 ------------------------------------------------------------------------
@@ -120,8 +126,9 @@ kill "$h1_pid"; wait "$h1_pid" 2>/dev/null || true
 wait_for 3 status_is "$E_LOG" flows_now 1 || fail "a closed flow did not free its slot"
 [ "$(peer udp 18153 again)" = again ] || fail "a UDP client is not admitted once a slot is free"
 pass "a slot freed: a new client is admitted"
+stop_edge 18180 18153  # with a TCP connection and a UDP session still open
 kill "$h2_pid"; wait "$h2_pid" 2>/dev/null || true
-stop_edge 18180 18153
+pass "SIGTERM with flows open: exit 0, no listener left"
 
 # ---- Start failures -----------------------------------------------------------------------
 expect_exit1() {  # expect_exit1 WORDS ARGS...: edge nat ARGS exits 1 and says WORDS

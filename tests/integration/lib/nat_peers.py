@@ -2,7 +2,7 @@
 """Servers and clients for edge nat's user-engine test (standard library only; loopback only).
   serve TCP_ECHO UDP_ECHO TCP_WHO   TCP echo, UDP echo (each datagram back to its sender) and a
                                     TCP server that answers "peer ADDR" and closes (127.0.0.1)
-  echo PORT TEXT                    TCP: sends TEXT, prints what comes back
+  echo PORT TEXT                    TCP: sends TEXT, prints what comes back (echo6: over ::1)
   sha PORT                          TCP: 1 MiB of random bytes there and back; prints "same" or
                                     "differs SENT RECEIVED" (sha256)
   who PORT                          TCP: prints the server's answer (the address it saw)
@@ -62,8 +62,8 @@ def tcp_who_server(port):
             c.sendall(f"peer {a[0]}".encode())
 
 
-def connect(port):
-    return socket.create_connection((HOST, port), timeout=5)
+def connect(port, host=HOST):
+    return socket.create_connection((host, port), timeout=5)
 
 
 def recv_all(c, n):
@@ -84,8 +84,8 @@ def main():
         while True:
             time.sleep(3600)
     port = int(args[0])
-    if cmd == "echo":
-        c = connect(port)
+    if cmd in ("echo", "echo6"):
+        c = connect(port, "::1" if cmd == "echo6" else HOST)
         c.sendall(args[1].encode())
         print(recv_all(c, len(args[1])).decode())
     elif cmd == "sha":
