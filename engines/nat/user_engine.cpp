@@ -65,6 +65,7 @@ int run_user(const Options& o) {
   for (const DnatRule& r : o.dnat) targets.push_back(resolve_target(r));
 
   asio::io_context ctx(1);
+  asio::signal_set signals(ctx, SIGINT, SIGTERM);  // before the ports open: a stop is always clean
   asio::steady_timer status_timer(ctx);
   std::vector<std::unique_ptr<Forwarder>> forwarders;  // one per listened port
   for (size_t i = 0; i < o.dnat.size(); ++i) {
@@ -89,7 +90,6 @@ int run_user(const Options& o) {
   for (auto& f : forwarders) f->start();
   asio::co_spawn(ctx, status_loop(o, sh, printer, status_timer), asio::detached);
 
-  asio::signal_set signals(ctx, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int) {
     if (ec) return;
     for (auto& f : forwarders) f->stop();
