@@ -19,7 +19,8 @@ namespace edge {
 namespace json = boost::json;
 
 std::string control_dir() {
-  if (geteuid() == 0) return "/run/edge";
+  // Root of a user namespace (`unshare -Ur`) is root without /run: it goes where users go.
+  if (geteuid() == 0 && access("/run", W_OK) == 0) return "/run/edge";
   return "/tmp/edge-" + std::to_string(geteuid());
 }
 

@@ -1,4 +1,5 @@
-// Listening sockets from /proc/net/tcp{,6}, their processes from /proc/*/fd.
+// Listening sockets from /proc/net/tcp{,6} (bound ones from /proc/net/udp{,6}), their processes
+// from /proc/*/fd.
 #include "core/net/port_owner.h"
 
 #include <dirent.h>
@@ -12,10 +13,15 @@ namespace edge {
 namespace {
 
 constexpr const char* kListen = "0A";  // TCP_LISTEN in /proc/net/tcp's st column
+constexpr const char* kUnconnected = "07";  // TCP_CLOSE: a UDP socket bound but not connected
 
-std::set<std::string> listening_inodes(uint16_t port) {
+std::set<std::string> listening_inodes(uint16_t port, PortProto proto) {
   std::set<std::string> inodes;
-  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+  const bool udp = proto == PortProto::udp;
+  static constexpr const char* kTcpTables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+  static constexpr const char* kUdpTables[] = {"/proc/net/udp", "/proc/net/udp6"};
+  const char* const state = udp ? kUnconnected : kListen;
+  for (const char* table : udp ? kUdpTables : kTcpTables) {
     std::ifstream in(table);
     std::string line;
     std::getline(in, line);  // header
@@ -24,7 +30,7 @@ std::set<std::string> listening_inodes(uint16_t port) {
       std::string sl, local, remote, st, queues, tr, retr, uid, timeout, inode;
       if (!(f >> sl >> local >> remote >> st >> queues >> tr >> retr >> uid >> timeout >> inode)) continue;
       const auto colon = local.rfind(':');
-      if (st != kListen || colon == std::string::npos) continue;
+      if (st != state || colon == std::string::npos) continue;
       if (std::stoul(local.substr(colon + 1), nullptr, 16) == port) inodes.insert("socket:[" + inode + "]");
     }
   }
@@ -33,8 +39,8 @@ std::set<std::string> listening_inodes(uint16_t port) {
 
 }  // namespace
 
-std::string port_owner(uint16_t port) {
-  const auto inodes = listening_inodes(port);
+std::string port_owner(uint16_t port, PortProto proto) {
+  const auto inodes = listening_inodes(port, proto);
   if (inodes.empty()) return "";
   DIR* proc = opendir("/proc");
   if (!proc) return "";

@@ -2,6 +2,7 @@
 #include "core/net/upstream.h"
 
 #include <openssl/ssl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -42,6 +43,19 @@ Tuple reply_tuple(const tcp::socket& up) {
   const auto remote = up.remote_endpoint(ec), local = up.local_endpoint(ec);
   return {to_ipaddr(remote.address()), to_ipaddr(local.address()), remote.port(), local.port()};
 }
+// The source address of an outgoing connection (--to-source): the port stays the kernel's
+// choice, made at connect time (IP_BIND_ADDRESS_NO_PORT), so bound sockets do not use up
+// ephemeral ports that other destinations could share.
+boost::system::error_code bind_source(tcp::socket& s, const IpAddr& source) {
+  boost::system::error_code ec;
+  const auto addr = to_asio(source);
+  s.open(addr.is_v4() ? tcp::v4() : tcp::v6(), ec);
+  if (ec) return ec;
+  int one = 1;
+  ::setsockopt(s.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  s.bind(tcp::endpoint(addr, 0), ec);
+  return ec;
+}
 }  // namespace
 
 // The buffer starts large enough for a response head and a small body in one read (larger
@@ -54,6 +68,16 @@ asio::awaitable<std::pair<std::unique_ptr<Upstream>, ProxyError>> dial(DialTarge
   ProxyError last{502, "destination_not_found", name + " did not resolve"};
   for (const IpAddr& a : t.addresses) {
     beast::tcp_stream s(ex);
+    if (t.source) {
+      if (t.source->family() != a.family()) {
+        last = {502, "destination_unavailable", name + " has no address of the source address's family"};
+        continue;
+      }
+      if (auto bound = bind_source(s.socket(), *t.source); bound) {
+        last = {502, "destination_unavailable", "cannot use source address " + t.source->str() + ": " + bound.message()};
+        continue;
+      }
+    }
     s.expires_after(t.timeout);
     auto [ec] = co_await s.async_connect(tcp::endpoint(to_asio(a), t.port), nothrow);
     if (!ec) {

@@ -10,6 +10,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -43,6 +44,7 @@ struct DialTarget {
   boost::asio::ssl::context* tls = nullptr;  // null: plain TCP
   bool verify = true;
   Millis timeout{3000};               // each connect, and the TLS handshake
+  std::optional<IpAddr> source;       // bind the outgoing socket to this address (port 0) first
 };
 
 // A connected (and, with tls, handshaken) upstream, or the failure of the last address tried:

@@ -105,13 +105,19 @@ void check_port_free(const tcp::endpoint& ep, const std::string& flag, const std
   probe.open(ep.protocol(), ec);
   probe.set_option(tcp::acceptor::reuse_address(true), ec);
   probe.bind(ep, ec);
-  if (ec == asio::error::address_in_use) {
-    const std::string owner = port_owner(ep.port());
-    throw Fatal(Exit::failed, flag + " " + shown + ": the address is already in use" + (owner.empty() ? "" : " by " + owner));
-  }
+  if (ec == asio::error::address_in_use) throw bind_failure(ec, flag, shown, ep.port(), PortProto::tcp);
 }
 
 }  // namespace
+
+Fatal bind_failure(const error_code& ec, const std::string& flag, const std::string& shown, uint16_t port, PortProto proto) {
+  if (ec == asio::error::address_in_use) {
+    const std::string owner = port_owner(port, proto);
+    return Fatal(Exit::failed, flag + " " + shown + ": the address is already in use" + (owner.empty() ? "" : " by " + owner));
+  }
+  if (ec == asio::error::access_denied) return Fatal(Exit::privilege, flag + " " + shown + ": binding a port below 1024 needs root");
+  return Fatal(Exit::failed, flag + " " + shown + ": " + ec.message());
+}
 
 std::string endpoint_text(const tcp::acceptor& acc) {
   error_code ec;
@@ -134,14 +140,7 @@ tcp::acceptor listen_on(asio::io_context& ctx, const Endpoint& where, const std:
   int one = 1;
   if (reuseport) ::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);  // one listener per thread
   acc.bind(ep, ec);
-  if (ec == asio::error::address_in_use) {
-    const std::string owner = port_owner(ep.port());
-    throw Fatal(Exit::failed, flag + " " + where.str() + ": the address is already in use" + (owner.empty() ? "" : " by " + owner));
-  }
-  if (ec) {
-    if (ec == asio::error::access_denied) throw Fatal(Exit::privilege, flag + " " + where.str() + ": binding a port below 1024 needs root");
-    throw Fatal(Exit::failed, flag + " " + where.str() + ": " + ec.message());
-  }
+  if (ec) throw bind_failure(ec, flag, where.str(), ep.port(), PortProto::tcp);
   acc.listen(asio::socket_base::max_listen_connections);
   return acc;
 }
@@ -161,13 +160,15 @@ Runtime::Runtime(Settings s, Handler& h) : s_(std::move(s)), h_(h), flows_("edge
 
 Runtime::~Runtime() = default;
 
-Flow Runtime::client_flow(const tcp::socket& s) const {
+Flow Runtime::client_flow(const tcp::socket& s) const { return accepted_flow(s, s_.idle_timeout); }
+
+Flow accepted_flow(const tcp::socket& s, Millis timeout) {
   error_code ec;
   const auto remote = s.remote_endpoint(ec), local = s.local_endpoint(ec);
   Flow f;
   f.proto = 6;  // IPPROTO_TCP
   f.state = "ESTABLISHED";
-  f.timeout = uint32_t(std::chrono::duration_cast<std::chrono::seconds>(s_.idle_timeout).count());
+  f.timeout = uint32_t(std::chrono::duration_cast<std::chrono::seconds>(timeout).count());
   f.orig = {to_ipaddr(remote.address()), to_ipaddr(local.address()), remote.port(), local.port()};
   f.family = f.orig.src.family();
   f.reply = {f.orig.dst, f.orig.src, f.orig.dport, f.orig.sport};

@@ -15,9 +15,11 @@
 #include <vector>
 
 #include "core/base/duration.h"
+#include "core/base/errors.h"
 #include "core/flow/table.h"
 #include "core/net/addr.h"
 #include "core/net/deadlines.h"
+#include "core/net/port_owner.h"
 #include "core/net/stream.h"
 #include "core/run/idle.h"
 #include <boost/asio/awaitable.hpp>
@@ -83,6 +85,9 @@ struct ConnCount {
 // the holder of a taken port, 3 for a privileged port.
 tcp::acceptor listen_on(boost::asio::io_context& ctx, const Endpoint& where, const std::string& flag, const std::string& any_host, bool reuseport,
                         bool check_free);
+// Why binding `shown` (as `flag` names it) failed, as the user reads it: a port in use names
+// its holder (exit 1), a port below 1024 needs root (exit 3), else the system's words (exit 1).
+Fatal bind_failure(const boost::system::error_code& ec, const std::string& flag, const std::string& shown, uint16_t port, PortProto proto);
 // "0.0.0.0:28093", "[::1]:8080": where an acceptor really listens.
 std::string endpoint_text(const tcp::acceptor& acc);
 
@@ -131,6 +136,10 @@ struct Waited {
   Idle::Clock::time_point deadline;  // park: when the parked connection expires
 };
 boost::asio::awaitable<Waited> wait_for_bytes(Worker& w, Stream& s, boost::beast::flat_buffer& buf, Millis limit);
+
+// The flow of an accepted TCP connection, conntrack-style: original = client -> our listener,
+// reply = the reverse until the engine names the far side (set_upstream).
+Flow accepted_flow(const tcp::socket& s, Millis timeout);
 
 // The far side of a flow: `reply` is destination -> our address toward it (the translation a
 // proxy does).

@@ -1,11 +1,13 @@
 # Measuring helpers shared by the benchmarks (sourced after the integration harness, bash).
 #   rss PID              resident memory of PID, KiB
 #   cpu_s PID            CPU seconds (user + system) PID has used so far
+#   cpu_tree_s PID       the same, with its children that have exited and been reaped
 #   wrk_result           reads wrk --latency output: prints "requests/s p99_ms non2xx"
 #   iperf_result         reads iperf3 -J output: prints "Gbit/s GB" received
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_s() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
+cpu_tree_s() { awk '{print ($14 + $15 + $16 + $17) / 100}' "/proc/$1/stat"; }
 wrk_result() {
   python3 -c '
 import re, sys
