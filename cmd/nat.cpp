@@ -3,28 +3,15 @@
 // is loaded or opened.
 #include <CLI/CLI.hpp>
 
-#include <fstream>
-
 #include "cmd/commands.h"
 #include "cmd/flags.h"
+#include "core/base/caps.h"
 #include "core/base/errors.h"
 #include "core/base/netns.h"
 #include "engines/nat/options.h"
 #include "engines/nat/rule_check.h"
 
 namespace edge::cmd {
-namespace {
-
-// CAP_NET_ADMIN in the effective set (bit 12 of CapEff): kernel rules need it.
-bool has_net_admin() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("CapEff:", 0) == 0) return (std::stoull(line.substr(7), nullptr, 16) >> 12) & 1;
-  return false;
-}
-
-}  // namespace
 
 void add_nat(CLI::App& app, Runner& runner) {
   struct Flags {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <regex>
 
+#include "core/base/caps.h"
 #include "core/base/errors.h"
 #include "core/conntrack/sweep.h"
 #include "core/control/control.h"
@@ -40,10 +41,13 @@ int run_status(bool as_json) {
     if (!ec && v.is_object()) instances.push_back(v);
   }
   std::optional<std::vector<std::string>> tables;
-  try {
-    nft::Session nft;
-    tables = persisted_tables(nft);
-  } catch (const Fatal&) {
+  // Without the capability libnftables prints its own complaint on stderr: do not ask.
+  if (has_net_admin()) {
+    try {
+      nft::Session nft;
+      tables = persisted_tables(nft);
+    } catch (const Fatal&) {
+    }
   }
   if (as_json) {
     json::object o;
@@ -76,6 +80,7 @@ int run_status(bool as_json) {
 }
 
 int run_flush() {
+  if (!has_net_admin()) throw Fatal(Exit::privilege, "nat flush: removing nftables tables needs CAP_NET_ADMIN (run as root)");
   nft::Session nft;
   auto tables = persisted_tables(nft);
   if (!tables) throw Fatal(Exit::privilege, "nat flush: listing nftables needs CAP_NET_ADMIN (run as root)");

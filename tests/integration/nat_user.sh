@@ -62,7 +62,8 @@ wait_for 10 udp_listening "$ns" 18053 || fail "no UDP listener: $(cat "$E_LOG")"
 grep -q "edge nat: user engine: .*18080" "$E_LOG" || fail "no rule line: $(cat "$E_LOG")"
 grep -q "UDP sessions end after 1s" "$E_LOG" || fail "the UDP timeout in effect is not said: $(cat "$E_LOG")"
 pass "starts as nobody without capabilities; says its rules and the UDP timeout"
-st=$(in_ns setpriv --reuid=65534 --regid=65534 --clear-groups -- "$EDGE" nat status --json 2>/dev/null)
+st=$(in_ns setpriv --reuid=65534 --regid=65534 --clear-groups -- "$EDGE" nat status --json 2>"$(tmpfile status.err)")
+[ ! -s "$(tmpfile status.err)" ] || fail "edge nat status (unprivileged) wrote to stderr: $(cat "$(tmpfile status.err)")"
 echo "$st" | python3 -c '
 import json, sys
 i = [x for x in json.load(sys.stdin)["instances"] if x["pid"] == int(sys.argv[1])]
