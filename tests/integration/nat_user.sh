@@ -17,6 +17,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib/harness.sh"
 require_netns python3 setpriv runuser unshare ss
 EDGE=$(realpath "$1")
+# nobody must reach the binary, and a fresh clone may sit in a 0700 directory (mktemp -d, as CI
+# does): run a copy from a directory anyone can enter.
+nobody_bin=$(mktemp -d /tmp/edge-t-bin.XXXXXX)
+on_exit "rm -rf '$nobody_bin'"
+chmod 755 "$nobody_bin"
+cp "$EDGE" "$nobody_bin/edge"
+EDGE=$nobody_bin/edge
 PEERS="$here/lib/nat_peers.py"
 
 netns_new ns natuser
