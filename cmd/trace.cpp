@@ -5,13 +5,14 @@
 #include "cmd/flags.h"
 #include "core/base/errors.h"
 #include "core/trace/proxy_env.h"
+#include "core/trace/tls_probe.h"
 #include "engines/trace/options.h"
 
 namespace edge::cmd {
 
 void add_trace(CLI::App& app, Runner& runner) {
   struct Flags {
-    std::string target, timeout = "3s", proxy, cacert, netns;
+    std::string target, timeout = "3s", proxy, cacert, cert, key, netns;
     bool v4 = false, v6 = false, json = false, hops = false, mtu = false;
     std::string capture;
   };
@@ -26,13 +27,16 @@ void add_trace(CLI::App& app, Runner& runner) {
       "  edge trace --proxy http://proxy:3128 https://example.com\n"
       "  edge trace -6 --timeout 2s tls://mail.example.com:465\n"
       "  edge trace --json 10.0.0.5:5432 | jq .verdict\n"
-      "  edge trace --hops --capture probe.pcap 192.0.2.10:443\n");
+      "  edge trace --hops --capture probe.pcap 192.0.2.10:443\n"
+      "  edge trace --cert me.pem --key me.key https://mtls.example.com/\n");
   t->add_option("target", f->target, "What to probe: URL, tls://HOST:PORT or HOST:PORT")->required()->type_name("TARGET");
   t->add_flag("-4", f->v4, "Follow the IPv4 address");
   t->add_flag("-6", f->v6, "Follow the IPv6 address");
   t->add_option("--timeout", f->timeout, "Time allowed per layer, 10ms-10m, e.g. 1.5s (default 3s; 0 is refused: every layer has a deadline)")->type_name("DUR");
   t->add_option("--proxy", f->proxy, "Use this proxy (http://HOST:PORT, socks5h://HOST:PORT), or 'none'; default: the proxy environment variables")->type_name("URL");
   t->add_option("--cacert", f->cacert, "Trust this CA bundle instead of the system store")->type_name("FILE");
+  t->add_option("--cert", f->cert, "Send this client certificate (PEM, chain allowed) when the server asks for one; needs --key")->type_name("FILE");
+  t->add_option("--key", f->key, "The private key (PEM) of --cert")->type_name("FILE");
   t->add_option("--netns", f->netns, "Probe from inside this network namespace")->type_name("NAME");
   t->add_flag("--json", f->json, "Print JSON: the layers, their evidence and the verdict");
   t->add_flag("--hops", f->hops, "Also find the hop where packets die (TTL-limited connects; no root needed)");
@@ -55,6 +59,14 @@ void add_trace(CLI::App& app, Runner& runner) {
       if (!f->cacert.empty() && access(f->cacert.c_str(), R_OK) != 0)
         throw usage_error("--cacert", f->cacert, "is not a readable file");
       o.cacert = f->cacert;
+      if (f->cert.empty() != f->key.empty()) throw Fatal(Exit::usage, "--cert and --key: give both or neither");
+      if (!f->cert.empty()) {
+        if (access(f->cert.c_str(), R_OK) != 0) throw usage_error("--cert", f->cert, "is not a readable file");
+        if (access(f->key.c_str(), R_OK) != 0) throw usage_error("--key", f->key, "is not a readable file");
+        if (std::string why = trace::client_cert_problem(f->cert, f->key); !why.empty()) throw Fatal(Exit::usage, why);
+      }
+      o.cert = f->cert;
+      o.key = f->key;
       o.netns = f->netns;
       o.json = f->json;
       o.hops = f->hops;

@@ -86,7 +86,15 @@ std::string_view classify_tcp(const TcpObservation& o) {
 std::string_view classify_tls(const TlsObservation& o) {
   if (o.not_tls) return "protocol_mismatch";
   if (o.timed_out) return "timeout";
-  if (o.handshake_failed && o.verify_errors.empty()) return "handshake_failure";
+  if (o.handshake_failed && o.verify_errors.empty()) {
+    // certificate_required (116) is TLS 1.3's word for it; a TLS 1.2 server says
+    // handshake_failure (40) or just hangs up after its CertificateRequest went unanswered.
+    if (o.alert == 116 || (o.cert_requested && !o.cert_sent)) return "client_cert_required";
+    // A reset or a close with no alert: a middlebox filtering on SNI, or a server dropping
+    // clients; an alert is the peer's own refusal and stays handshake_failure.
+    if (o.reset && o.alert < 0) return "reset";
+    return "handshake_failure";
+  }
   auto has = [&](std::initializer_list<int> codes) {
     return std::any_of(o.verify_errors.begin(), o.verify_errors.end(),
                        [&](int e) { return std::find(codes.begin(), codes.end(), e) != codes.end(); });

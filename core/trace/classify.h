@@ -38,6 +38,10 @@ struct TlsObservation {
   bool not_tls = false;                // the peer answered, but not with TLS records
   bool handshake_failed = false;       // an alert, or the connection closed during the handshake
   std::vector<int> verify_errors;      // X509_V_ERR_* collected over the whole chain
+  bool reset = false;                  // the peer reset or closed the connection mid-handshake
+  bool cert_requested = false;         // the server sent a CertificateRequest
+  bool cert_sent = false;              // and a client certificate (--cert) answered it
+  int alert = -1;                      // the alert received (TLS AlertDescription), -1 = none
 };
 std::string_view classify_tls(const TlsObservation& o);
 

@@ -15,6 +15,7 @@ struct TraceOptions {
   Millis timeout{3000};          // per layer
   std::optional<std::string> proxy;  // --proxy URL | none
   std::string cacert;
+  std::string cert, key;  // --cert / --key: client certificate
   std::string netns;
   bool json = false;
   bool hops = false;     // --hops: TTL-limited connects to find where packets die

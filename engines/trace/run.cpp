@@ -161,6 +161,8 @@ class Trace {
     to.host_is_ip = o_.target.host_is_literal;
     to.cafile = o_.cacert;
     to.alpn_http = o_.target.wants_http();
+    to.cert = o_.cert;
+    to.key = o_.key;
     return to;
   }
 

@@ -3,7 +3,11 @@
 #include <doctest/doctest.h>
 
 #include <cerrno>
+#include <fstream>
+#include <regex>
 #include <set>
+#include <string>
+#include <tuple>
 
 #include "core/trace/causes.h"
 #include "core/trace/classify.h"
@@ -101,6 +105,44 @@ TEST_CASE("tls: every verification error is kept, the most telling one is the ca
   CHECK(classify_tls({false, false, false, {64}}) == "hostname_mismatch");
 }
 
+TEST_CASE("tls: a hang-up mid-handshake is a reset, an alert is the peer's refusal") {
+  TlsObservation o;
+  o.handshake_failed = true;
+  o.reset = true;
+  CHECK(classify_tls(o) == "reset");
+  o.alert = 40;  // an alert before the close: the server said why
+  CHECK(classify_tls(o) == "handshake_failure");
+  o.alert = -1;
+  o.not_tls = true;
+  CHECK(classify_tls(o) == "protocol_mismatch");
+  o.not_tls = false;
+  o.verify_errors = {10};  // a certificate problem seen before the reset is the story
+  CHECK(classify_tls(o) == "cert_expired");
+  TlsObservation late;  // the reset came, but not during the handshake: no failure
+  late.reset = true;
+  CHECK(classify_tls(late) == "");
+}
+
+TEST_CASE("tls: a certificate asked for and not sent; a certificate rejected") {
+  TlsObservation o;
+  o.handshake_failed = true;
+  o.alert = 116;  // TLS 1.3 certificate_required
+  CHECK(classify_tls(o) == "client_cert_required");
+  o.alert = 40;  // TLS 1.2: handshake_failure after an unanswered CertificateRequest
+  o.cert_requested = true;
+  CHECK(classify_tls(o) == "client_cert_required");
+  o.alert = -1;  // or the server just hangs up
+  o.reset = true;
+  CHECK(classify_tls(o) == "client_cert_required");
+  o.cert_sent = true;  // sent and rejected: the server's alert names why
+  o.reset = false;
+  o.alert = 48;
+  CHECK(classify_tls(o) == "handshake_failure");
+  TlsObservation optional;  // asked for, none sent, and the server carried on
+  optional.cert_requested = true;
+  CHECK(classify_tls(optional) == "");
+}
+
 TEST_CASE("http and proxy statuses") {
   CHECK(classify_http_status(200) == "");
   CHECK(classify_http_status(301) == "");
@@ -126,9 +168,43 @@ TEST_CASE("every cause has one exit code inside its layer's band") {
     auto it = std::find(layers.begin(), layers.end(), c.layer);
     REQUIRE(it != layers.end());
     const int band = 10 * int(it - layers.begin() + 1);
-    CHECK(c.exit_code > band);
+    CHECK(c.exit_code >= band);
     CHECK(c.exit_code < band + 10);
   }
+  // x0 is a band's last free code: taken only once x1-x9 are all in use.
+  for (int band = 10; band <= 70; band += 10)
+    if (codes.count(band)) {
+      CAPTURE(band);
+      for (int c = band + 1; c < band + 10; ++c) CHECK(codes.count(c));
+    }
   CHECK(exit_code_for("tls", "cert_expired") == 61);
   CHECK_FALSE(exit_code_for("tls", "nxdomain"));
+}
+
+TEST_CASE("the man page's EXIT STATUS table is the cause table") {
+  // Every `.B "NN  cause"` entry under a `.SS "layer (N0\-N9)"` heading of man/edge-trace.1.
+  std::ifstream man(EDGE_SOURCE_DIR "/man/edge-trace.1");
+  REQUIRE(man);
+  const std::regex section(R"re(^\.SS "([a-z\\-]+) \([0-9]+\\-[0-9]+\)"$)re");
+  const std::regex entry(R"re(^\.B "([0-9]+)  ([a-z_0-9]+)"$)re");
+  std::set<std::tuple<std::string, std::string, int>> in_man, in_table;
+  std::string line, layer;
+  bool exit_status = false;
+  std::smatch m;
+  while (std::getline(man, line)) {
+    if (line.rfind(".SH ", 0) == 0) exit_status = line == ".SH EXIT STATUS";
+    if (!exit_status) continue;
+    if (std::regex_match(line, m, section)) layer = std::regex_replace(m[1].str(), std::regex(R"(\\-)"), "-");
+    else if (std::regex_match(line, m, entry)) in_man.emplace(layer, m[2].str(), std::stoi(m[1].str()));
+  }
+  for (const auto& c : all_causes()) in_table.emplace(std::string(c.layer), std::string(c.cause), c.exit_code);
+  CHECK(in_table.size() > 40);
+  for (const auto& e : in_table) {
+    CAPTURE(std::get<1>(e));
+    CHECK_MESSAGE(in_man.count(e), "in causes.cpp, not in the man page: ", std::get<0>(e), " ", std::get<2>(e));
+  }
+  for (const auto& e : in_man) {
+    CAPTURE(std::get<1>(e));
+    CHECK_MESSAGE(in_table.count(e), "in the man page, not in causes.cpp: ", std::get<0>(e), " ", std::get<2>(e));
+  }
 }

@@ -10,6 +10,9 @@
 #   wrongname   SAN DNS:other.test only (error 62 when checked against www.test)
 #   selfsigned  a self-signed leaf for www.test (error 18)
 #   nointer     the good leaf and key, served without the intermediate (error 20)
+# and client certificates for servers that ask for one:
+#   client      CN "edge test client", signed by the root CA, extendedKeyUsage clientAuth
+#   rogue       CN "rogue client", self-signed: a client certificate no server here trusts
 # Back-dated and future dates need `openssl ca -startdate/-enddate` (OpenSSL 3.0's `req -x509`
 # and `x509 -req` cannot set them). Ends by verifying every certificate and printing what
 # OpenSSL says; exits non-zero when a certificate does not fail (or pass) as intended.
@@ -77,6 +80,13 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 subjectAltName = DNS:other.test
 
+[ leaf_client ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
 [ leaf_self ]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
@@ -124,6 +134,12 @@ openssl req -config "$cnf" -new -x509 -key selfsigned.key -subj "/CN=www.test" -
   -extensions leaf_self -out selfsigned-leaf.pem
 cp selfsigned-leaf.pem selfsigned.pem
 
+newkey client.key
+sign ca leaf_client client "edge test client"
+cp "$db/client.crt" client.pem
+newkey rogue.key
+openssl req -config "$cnf" -new -x509 -key rogue.key -subj "/CN=rogue client" -days 825 -out rogue.pem
+
 cp good-leaf.pem nointer-leaf.pem
 cp good-leaf.pem nointer.pem
 cp good.key nointer.key
@@ -150,4 +166,8 @@ check notyet 9
 check wrongname 62
 check selfsigned 18
 check nointer 20
+if ! openssl verify -CAfile ca.pem -purpose sslclient client.pem >/dev/null 2>&1; then
+  echo "make_certs.sh: client.pem does not verify as a client certificate" >&2
+  status=1
+fi
 exit $status
