@@ -16,6 +16,7 @@ const std::vector<CauseInfo>& all_causes() {
       {"dns", "servfail", 23, "the resolver failed to answer (SERVFAIL)"},
       {"dns", "refused", 24, "the resolver refused the query (REFUSED)"},
       {"dns", "timeout", 25, "no resolver answered in time"},
+      {"dns", "truncated", 26, "the UDP answer was truncated (TC) and the TCP retry to the same server failed"},
       {"dns", "dns_error", 29, "resolution failed for another reason (see evidence)"},
       {"route", "no_route", 31, "no route to the address (no default route?)"},
       {"route", "unreachable_route", 32, "an 'unreachable' route covers the address"},
@@ -53,6 +54,8 @@ const std::vector<CauseInfo>& all_causes() {
       {"http", "timeout", 75, "no response byte arrived in time"},
       {"http", "protocol_error", 76, "the response is not valid HTTP/1.x"},
       {"http", "mtu_blackhole", 77, "(--mtu) full-size packets vanish: the response stalls, and arrives whole with a small MSS"},
+      {"http", "truncated_body", 78, "(--body) the body ended before its Content-Length or its final chunk"},
+      {"http", "redirect_loop", 79, "(-L) a redirect back to a URL already visited, or more redirects than -L allows"},
   };
   return causes;
 }

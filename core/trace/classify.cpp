@@ -16,6 +16,8 @@ std::string_view classify_dns(const DnsObservation& o) {
   if (saw(3)) return "nxdomain";
   if (saw(2)) return "servfail";
   if (saw(5)) return "refused";
+  // The answer exists but did not fit in UDP, and TCP could not carry it.
+  if (o.truncated_tcp_failed) return "truncated";
   if (!o.rcodes.empty() && std::all_of(o.rcodes.begin(), o.rcodes.end(), [](int r) { return r == 0; })) return "nodata";
   if (o.any_server_timed_out || o.rcodes.empty()) return "timeout";
   return "dns_error";
@@ -115,6 +117,20 @@ std::string_view classify_http_status(unsigned status) {
   if (status == 503) return "service_unavailable";
   if (status == 504) return "gateway_timeout";
   if (status >= 400) return "http_error";
+  return "";
+}
+
+std::string_view classify_body(const BodyObservation& o) {
+  if (o.complete) return "";
+  if (o.truncated) return "truncated_body";
+  if (o.stalled) return "timeout";
+  return "protocol_error";  // the framing itself is broken (a bad chunk size)
+}
+
+std::string_view classify_redirect(const std::vector<std::string>& seen, const std::string& next, int max) {
+  if (std::find(seen.begin(), seen.end(), next) != seen.end()) return "redirect_loop";
+  // seen.size() - 1 redirects were followed already; this one would be the seen.size()th.
+  if (int(seen.size()) > max) return "redirect_loop";
   return "";
 }
 

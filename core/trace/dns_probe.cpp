@@ -1,7 +1,8 @@
 // getaddrinfo on its own thread (it has no deadline of its own) raced against the layer
 // timeout, while c-ares asks each nameserver of resolv.conf directly, one channel per server,
 // with ARES_FLAG_NOCHECKRESP so SERVFAIL and REFUSED come back as answers instead of being
-// retried away.
+// retried away, and ARES_FLAG_IGNTC so a truncated UDP answer is seen as such: the retry over
+// TCP to the same server is then made by hand and reported on its own.
 #include "core/trace/dns_probe.h"
 
 #include <ares.h>
@@ -66,6 +67,7 @@ const char* rcode_name(int rcode) {
 
 struct Query {
   std::string server;
+  std::string name;
   int type = 0;  // 1 = A, 28 = AAAA
   bool done = false, timed_out = false;
   int rcode = -1;
@@ -73,10 +75,18 @@ struct Query {
   std::string error;
   std::chrono::steady_clock::time_point start;
   double ms = 0;
+  bool truncated = false;           // the UDP answer had TC set; what follows is the TCP retry's
+  ares_channel tcp = nullptr;       // the channel for that retry (same server, ARES_FLAG_USEVC)
 };
 
 void on_answer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
   auto* q = static_cast<Query*>(arg);
+  if (!q->truncated && abuf && alen >= 12 && (abuf[2] & 0x02) && q->tcp) {
+    // TC: the answer did not fit in UDP. Ask the same server over TCP, as a resolver would.
+    q->truncated = true;
+    ares_query(q->tcp, q->name.c_str(), 1 /* IN */, q->type, on_answer, q);
+    return;
+  }
   q->done = true;
   q->ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - q->start).count();
   if (status == ARES_ETIMEOUT) {
@@ -122,7 +132,9 @@ std::vector<std::unique_ptr<Query>> query_servers(const std::string& host, Milli
   // resolv.conf's own timeout and attempts stay in force (they are what the system resolver
   // waits); the layer's deadline below cuts everything off in any case.
   ares_options opts{};
-  opts.flags = ARES_FLAG_NOCHECKRESP;
+  opts.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_IGNTC;
+  ares_options tcp_opts{};
+  tcp_opts.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_USEVC;
   const int mask = ARES_OPT_FLAGS;
   Channel probe;
   if (int r = ares_init_options(&probe.ch, &opts, mask); r != ARES_SUCCESS) {
@@ -136,19 +148,24 @@ std::vector<std::unique_ptr<Query>> query_servers(const std::string& host, Milli
     char text[INET6_ADDRSTRLEN] = "";
     inet_ntop(s->family, &s->addr, text, sizeof text);
     auto c = std::make_unique<Channel>();
-    if (ares_init_options(&c->ch, &opts, mask) != ARES_SUCCESS) continue;
+    auto tcp = std::make_unique<Channel>();
+    if (ares_init_options(&c->ch, &opts, mask) != ARES_SUCCESS || ares_init_options(&tcp->ch, &tcp_opts, mask) != ARES_SUCCESS) continue;
     ares_addr_port_node one = *s;
     one.next = nullptr;
     ares_set_servers_ports(c->ch, &one);
+    ares_set_servers_ports(tcp->ch, &one);
     for (int type : {1, 28}) {
       auto q = std::make_unique<Query>();
       q->server = text;
+      q->name = host;
       q->type = type;
+      q->tcp = tcp->ch;
       q->start = std::chrono::steady_clock::now();
       ares_query(c->ch, host.c_str(), 1 /* IN */, type, on_answer, q.get());
       queries.push_back(std::move(q));
     }
     channels.push_back(std::move(c));
+    channels.push_back(std::move(tcp));
   }
   if (servers) ares_free_data(servers);
 
@@ -168,8 +185,10 @@ std::vector<std::unique_ptr<Query>> query_servers(const std::string& host, Milli
     select(nfds, &r, &w, nullptr, &tv);
     for (auto& c : channels) ares_process(c->ch, &r, &w);
   }
-  for (auto& q : queries)
+  for (auto& q : queries) {
     if (!q->done) q->timed_out = true;
+    q->tcp = nullptr;  // the channels go now: their callbacks (ARES_EDESTRUCTION) must not retry
+  }
   return queries;  // channels (and their pending queries) are destroyed here
 }
 
@@ -219,6 +238,13 @@ LayerResult probe_dns(const std::string& host, std::optional<Family> only, Milli
     json::object s;
     s["server"] = q->server;
     s["type"] = q->type == 1 ? "A" : "AAAA";
+    const bool wanted = !only || (*only == Family::v4) == (q->type == 1);
+    if (q->truncated) {
+      // What follows describes the TCP retry; the UDP answer only said "truncated".
+      s["truncated"] = true;
+      s["retry"] = "tcp";
+      if (wanted && q->rcode < 0) obs.truncated_tcp_failed = true;
+    }
     if (q->timed_out) {
       s["rcode"] = nullptr;
       s["error"] = "timeout";
@@ -228,7 +254,6 @@ LayerResult probe_dns(const std::string& host, std::optional<Family> only, Milli
       s["answers"] = addr_list(q->answers);
       s["ms"] = std::round(q->ms * 100) / 100;
       // The rcode that explains a failure is the one for the family the trace follows.
-      const bool wanted = !only || (*only == Family::v4) == (q->type == 1);
       if (wanted) obs.rcodes.push_back(q->rcode);
     } else {
       s["error"] = q->error;
@@ -251,15 +276,23 @@ LayerResult probe_dns(const std::string& host, std::optional<Family> only, Milli
     else r.summary += ", no AAAA";
     return r;
   }
-  std::string who;
-  for (auto& q : queries)
+  std::string who, tcp_error;
+  for (auto& q : queries) {
     if (q->rcode > 0 || q->timed_out) who = q->server;
+    if (q->truncated && q->rcode < 0 && cause == "truncated") {
+      who = q->server;
+      tcp_error = q->timed_out ? "no answer in time" : q->error;
+    }
+  }
   std::string detail;
   if (cause == "nxdomain") detail = host + " does not exist (NXDOMAIN" + (who.empty() ? "" : " from " + who) + ")";
   else if (cause == "servfail") detail = "the resolver failed for " + host + " (SERVFAIL" + (who.empty() ? "" : " from " + who) + ")";
   else if (cause == "refused") detail = "the resolver refused the query for " + host + " (REFUSED" + (who.empty() ? "" : " from " + who) + ")";
   else if (cause == "nodata")
     detail = host + " has no " + (only ? (*only == Family::v4 ? "IPv4 (A)" : "IPv6 (AAAA)") : std::string("address")) + " record";
+  else if (cause == "truncated")
+    detail = "the UDP answer from " + who + " for " + host + " was truncated (TC) and the TCP retry to " + who + " port 53 failed: " + tcp_error +
+             " (is 53/tcp blocked or not served?)";
   else if (cause == "timeout")
     detail = "no nameserver answered for " + host + " within " + format_duration(Millis(int64_t(r.duration_ms))) +
              (who.empty() ? "" : " (asked " + who + ")");

@@ -23,6 +23,7 @@
 #include "core/trace/socks_probe.h"
 #include "core/trace/route_probe.h"
 #include "core/trace/tcp_probe.h"
+#include "core/trace/target.h"
 #include "core/trace/tls_probe.h"
 #include "engines/trace/options.h"
 
@@ -50,10 +51,41 @@ const char* status_name(Status s) {
 
 class Trace {
  public:
-  explicit Trace(const TraceOptions& o) : o_(o) {}
+  explicit Trace(const TraceOptions& o) : o_(o), target_(o.target) {}
 
   int run() {
     walk();
+    // -L: each redirect is traced as its own hop, from proxy-config on; the verdict is the
+    // first failure on the chain, so the walk stops at a failed layer.
+    std::vector<std::string> seen{url_of(target_)};
+    while (o_.follow && next_location_) {
+      std::string next = *next_location_;
+      auto http = std::find_if(layers_.begin(), layers_.end(), [](const LayerResult& l) { return l.name == "http"; });
+      const std::string cause(classify_redirect(seen, next, *o_.follow));
+      auto target = parse_target(next);
+      if (!cause.empty()) {
+        const bool again = std::find(seen.begin(), seen.end(), next) != seen.end();
+        seen.push_back(next);
+        http->evidence["chain"] = chain_urls(seen);
+        *http = fail(std::move(*http), cause,
+                     again ? "redirect loop: " + url_of(target_) + " redirects to " + next + ", visited before (" + std::to_string(seen.size() - 2) +
+                                 " redirect(s) followed)"
+                           : "more than " + std::to_string(*o_.follow) + " redirects (-L " + std::to_string(*o_.follow) + "): the chain goes on to " + next);
+        break;
+      }
+      if (!target) {
+        *http = fail(std::move(*http), "protocol_error", "redirects to '" + next + "', which edge trace cannot follow: " + target.error());
+        break;
+      }
+      seen.push_back(next);
+      hops_.push_back(json::object{{"target", url_of(target_)}, {"status", http->evidence["response"].as_object()["status"]},
+                                   {"location", next}, {"duration_ms", std::round(hop_ms() * 100) / 100}, {"layers", layers_json()}});
+      hop_lines_.push_back(url_of(target_) + " -> " + std::to_string(last_status_) + " -> " + next);
+      layers_.clear();
+      next_location_.reset();
+      target_ = *target;
+      walk();
+    }
     if (capture_) capture_packets_ = capture_->finish();
     for (auto name : layer_names()) {
       bool present = false;
@@ -106,6 +138,30 @@ class Trace {
                                       : "no hop answered: packets die at the first hop");
   }
 
+  // --body (and --mtu): the body read to its end, its size and time in the evidence; an end
+  // before its Content-Length or final chunk is truncated_body.
+  void judge_body(LayerResult& h, const BodyRead& b) {
+    h.evidence["body"] = json::object{{"bytes", b.bytes}, {"ms", std::round(b.ms * 100) / 100}, {"complete", b.complete},
+                                      {"chunked", b.chunked}, {"content_length", b.expected ? json::value(*b.expected) : json::value(nullptr)},
+                                      {"capped", b.capped}, {"error", b.error.empty() ? json::value(nullptr) : json::value(b.error)}};
+    const std::string after = " after " + std::to_string(int(b.ms + 0.5)) + "ms";
+    const std::string cause(classify_body({b.complete, b.truncated, b.stalled}));
+    if (cause.empty()) {
+      h.summary += ", body of " + std::to_string(b.bytes) + " bytes in " + std::to_string(int(b.ms + 0.5)) + "ms" +
+                   (b.capped ? " (read up to --max-body)" : "");
+      return;
+    }
+    std::string why;
+    const std::string how = b.error.empty() || b.error == "partial message" ? "" : " (" + b.error + ")";
+    if (cause == "truncated_body")
+      why = b.expected ? "the body ended after " + std::to_string(b.bytes) + " of its " + std::to_string(*b.expected) + " bytes (Content-Length)" + after + how
+            : b.chunked ? "the chunked body ended after " + std::to_string(b.bytes) + " bytes without its final chunk" + after + how
+                        : "the body ended after " + std::to_string(b.bytes) + " bytes" + after + how;
+    else if (cause == "timeout") why = "the body stalled after " + std::to_string(b.bytes) + " bytes: nothing for " + format_duration(o_.timeout);
+    else why = "the body's framing is broken after " + std::to_string(b.bytes) + " bytes: " + b.error;
+    h = fail(std::move(h), cause, why);
+  }
+
   // --mtu: a response that stalls (or never starts) while small packets pass is the mark of a
   // path MTU blackhole; the proof is the same request arriving whole with a clamped MSS.
   void check_mtu(LayerResult& h, const ResponseHead& head, Stream& stream, const IpAddr& addr, const RouteInfo& route,
@@ -117,22 +173,22 @@ class Trace {
       suspect = true;
       mtu["first_attempt"] = json::object{{"bytes", 0}, {"stalled", true}, {"where", "before the response head"}};
     } else if (head.status) {
-      const BodyRead body = read_body(stream, head, o_.timeout, kCap);
+      const BodyRead body = read_body(stream, head, o_.timeout, o_.body ? o_.max_body : kCap);
       mtu["first_attempt"] = json::object{{"bytes", body.bytes}, {"stalled", body.stalled}, {"complete", body.complete}};
       suspect = body.stalled;
-      if (!suspect && h.status == Status::ok) h.summary += ", body of " + std::to_string(body.bytes) + " bytes arrived whole";
+      if (!suspect && h.status == Status::ok) judge_body(h, body);
     }
     if (suspect) {
       const int mss = addr.family() == Family::v4 ? 536 : 1220;
       std::unique_ptr<Stream> s2;
       BodyRead retry;
       ResponseHead h2;
-      if (probe_tcp("tcp", addr, o_.target.port, &route, o_.timeout, s2, mss).status == Status::ok) {
+      if (probe_tcp("tcp", addr, target_.port, &route, o_.timeout, s2, mss).status == Status::ok) {
         bool ready = true;
-        if (o_.target.wants_tls()) {
+        if (target_.wants_tls()) {
           ready = probe_tls(*s2, tls_options(), o_.timeout).status == Status::ok;
         }
-        if (ready && probe_http(*s2, o_.target.authority(), path, o_.timeout, h2).evidence.contains("response"))
+        if (ready && probe_http(*s2, target_.authority(), path, o_.timeout, h2).evidence.contains("response"))
           retry = read_body(*s2, h2, o_.timeout, kCap);
       }
       mtu["retry_mss"] = mss;
@@ -157,17 +213,17 @@ class Trace {
   TlsOptions tls_options() const {
     TlsOptions to;
     // An IPv4-mapped literal is verified against the certificate's IPv4 address.
-    to.host = o_.target.address ? o_.target.address->str() : o_.target.host;
-    to.host_is_ip = o_.target.host_is_literal;
+    to.host = target_.address ? target_.address->str() : target_.host;
+    to.host_is_ip = target_.host_is_literal;
     to.cafile = o_.cacert;
-    to.alpn_http = o_.target.wants_http();
+    to.alpn_http = target_.wants_http();
     to.cert = o_.cert;
     to.key = o_.key;
     return to;
   }
 
   void start_capture(const RouteInfo& route, const IpAddr& addr) {
-    if (o_.capture.empty()) return;
+    if (o_.capture.empty() || capture_) return;  // -L: the first hop's capture carries on
     const std::string iface = route.interface.empty() ? "any" : route.interface;
     capture_ = std::make_unique<Capture>(iface, "host " + addr.str() + " or icmp or icmp6", o_.capture);
     if (!capture_->ok()) {
@@ -177,7 +233,7 @@ class Trace {
   }
 
   void walk() {
-    const Target& t = o_.target;
+    const Target& t = target_;
     // 1. proxy-config
     LayerClock pc_clock;
     ProxyDecision d = decide_proxy(t.scheme, t.host, t.port, proxy_env_from_process(), o_.proxy);
@@ -283,6 +339,8 @@ class Trace {
     ResponseHead head;
     LayerResult h = probe_http(*stream, t.authority(), path, o_.timeout, head, absolute ? auth_ : std::string());
     if (o_.mtu && !proxy) check_mtu(h, head, *stream, *addr, route, path);
+    else if ((o_.body || o_.mtu) && h.status == Status::ok && !(absolute && answered_by_proxy(head)))
+      judge_body(h, read_body(*stream, head, o_.timeout, o_.max_body));
     if (absolute && head.status && answered_by_proxy(head)) {
       // The proxy answered for the origin: the failure belongs to the proxy layer, and the
       // layers after it never ran.
@@ -295,17 +353,37 @@ class Trace {
           // The proxy's own words (Proxy-Status details: edge proxy names the rule there).
           std::string why;
           if (auto ps = head.headers.find("proxy-status"); ps != head.headers.end()) why = " (proxy-status: " + ps->second + ")";
-          l = fail(std::move(l), cause, "the proxy answered " + h.summary + why);
+          const std::string words = proxy_failure_words(head, t.authority());
+          if (!words.empty()) l.evidence["reason"] = words;
+          l = fail(std::move(l), cause, (words.empty() ? std::string() : words + ": ") + "the proxy answered " + h.summary + why);
           total_ms_ += h.duration_ms;
         }
       return;
     }
+    if (o_.follow && h.status == Status::ok && head.status >= 300 && head.status < 400) {
+      if (auto loc = head.headers.find("location"); loc != head.headers.end()) {
+        auto next = resolve_location(t, loc->second);
+        last_status_ = head.status;
+        if (next) next_location_ = *next;
+        else h = fail(std::move(h), "protocol_error", "the Location of this " + std::to_string(head.status) + " (" + loc->second + ") " + next.error());
+      }
+    }
     add(std::move(h));
   }
 
-  void print_json(const LayerResult* failed, int code) {
-    json::object out;
-    out["target"] = o_.target.text;
+  static std::string url_of(const Target& t) { return t.wants_http() ? t.scheme + "://" + t.authority() + t.path : t.text; }
+  static json::array chain_urls(const std::vector<std::string>& urls) {
+    json::array a;
+    for (auto& u : urls) a.emplace_back(u);
+    return a;
+  }
+  double hop_ms() const {
+    double ms = 0;
+    for (auto& l : layers_) ms += l.duration_ms;
+    return ms;
+  }
+
+  json::array layers_json() const {
     json::array layers;
     for (auto& l : layers_) {
       json::object j;
@@ -317,7 +395,18 @@ class Trace {
       j["evidence"] = l.evidence;
       layers.push_back(std::move(j));
     }
-    out["layers"] = std::move(layers);
+    return layers;
+  }
+
+  void print_json(const LayerResult* failed, int code) {
+    json::object out;
+    out["target"] = o_.target.text;
+    out["layers"] = layers_json();
+    if (o_.follow) {
+      // The hops before the last, each with its own layers; the last hop's are `layers`.
+      out["redirects"] = hops_;
+      out["final_target"] = url_of(target_);
+    }
     json::object verdict;
     if (failed) {
       verdict["layer"] = failed->name;
@@ -340,6 +429,8 @@ class Trace {
   void print_human(const LayerResult* failed, int code) {
     const bool tty = isatty(STDOUT_FILENO);
     auto paint = [&](const char* color, const std::string& s) { return tty ? std::string(color) + s + "\033[0m" : s; };
+    for (size_t i = 0; i < hop_lines_.size(); ++i) std::printf("↪ redirect %zu: %s\n", i + 1, printable(hop_lines_[i]).c_str());
+    if (!hop_lines_.empty()) std::printf("  then %s:\n", printable(url_of(target_)).c_str());
     for (auto& l : layers_) {
       std::string mark, time;
       switch (l.status) {
@@ -370,6 +461,11 @@ class Trace {
   }
 
   const TraceOptions& o_;
+  Target target_;  // the URL being traced: the given one, then each redirect's (-L)
+  std::optional<std::string> next_location_;  // -L: where the last hop's 3xx points
+  unsigned last_status_ = 0;
+  json::array hops_;                    // -L: the hops before the last, as JSON
+  std::vector<std::string> hop_lines_;  // and as human lines
   std::string auth_;  // Proxy-Authorization line when the proxy URL carries credentials
   std::unique_ptr<Capture> capture_;
   std::string capture_note_;  // why --capture was not possible

@@ -5,11 +5,19 @@
 #   tls   a server that resets or closes during the handshake (tls/reset); openssl s_server
 #         and nginx wanting a client certificate (tls/client_cert_required), with --cert/--key
 #         sending a good one and a rogue one (handshake_failure naming the refusal)
+#   http  --body: a body cut short of its Content-Length, a chunked body without its final
+#         chunk (http/truncated_body), whole bodies from nginx and over TLS, --max-body
+#         -L: a redirect loop, a chain longer than --follow=N (http/redirect_loop), a chain
+#         that ends well, and one whose second hop fails in DNS
+#   proxy a 5xx from tinyproxy, edge proxy and Squid read for its reason, in plain words
+#   dns   a UDP answer with TC set from a server that does not serve TCP (dns/truncated); the
+#         same name from a server that does
 here=$(dirname "$0")
 source "$here/lib/harness.sh"
-require_netns nft python3 nginx openssl curl
+require_netns nft python3 nginx openssl curl tinyproxy squid
 source "$here/lib/trace_topology.sh"
 source "$here/lib/nginx_fixture.sh"
+source "$here/lib/tinyproxy_fixture.sh"
 source "$here/lib/trace_expect.sh"
 EDGE=$(realpath "$1")
 
@@ -81,3 +89,144 @@ bg "$TS" openssl s_server -quiet -www -verify 1 -CAfile "$CA" -cert "$CERTS/good
 wait_for 10 tcp_listening "$TS" 8452 || fail "openssl s_server did not start"
 expect_trace - ok 0 -- --cacert "$CA" https://www.test:8452/
 evidence 'layer("tls")["evidence"]["client_certificate"] == {"requested": True, "sent": False, "file": None}'
+
+# ---- http/truncated_body (--body): a body shorter than its Content-Length, a chunked body
+# without its final chunk; the healthy counterparts pass and say how much arrived.
+bg "$TS" python3 "$here/lib/bad_server.py" $S 8470 short
+bg "$TS" python3 "$here/lib/bad_server.py" $S 8471 chunked
+bg "$TS" python3 "$here/lib/bad_server.py" $S 8472 whole
+for port in 8470 8471 8472; do wait_for 10 tcp_listening "$TS" $port || fail "bad_server.py did not start on $port"; done
+mkdir -p "$(tmpfile www)" && head -c 300000 /dev/urandom >"$(tmpfile www)/big"
+NGINX_ADDRS=$S nginx_start "$TS" "  server {
+    listen $S:8090;
+    root $(tmpfile www);
+  }
+  server {
+    listen $S:8493 ssl;
+    ssl_certificate $CERTS/good.pem;
+    ssl_certificate_key $CERTS/good.key;
+    root $(tmpfile www);
+  }"
+curl_fails 18 http://www.test:8470/
+curl_fails 18 http://www.test:8471/
+expect_trace http truncated_body 78 -- --body http://www.test:8470/
+within 3
+evidence 'layer("http")["evidence"]["body"]["bytes"] == 40000 and layer("http")["evidence"]["body"]["content_length"] == 100000'
+evidence '"40000 of its 100000 bytes" in t["verdict"]["summary"]'
+expect_trace http truncated_body 78 -- --max-body 1M http://www.test:8471/
+within 3
+evidence 'layer("http")["evidence"]["body"]["bytes"] == 3000 and layer("http")["evidence"]["body"]["chunked"] is True'
+evidence '"without its final chunk" in t["verdict"]["summary"]'
+# Without --body the head alone passes: the truncation is invisible (as it is to curl -I).
+expect_trace - ok 0 -- http://www.test:8470/
+evidence '"body" not in layer("http")["evidence"]'
+expect_trace - ok 0 -- --body http://www.test:8472/
+evidence 'layer("http")["evidence"]["body"]["bytes"] == 100000 and layer("http")["evidence"]["body"]["complete"] is True'
+expect_trace - ok 0 -- --body http://www.test:8090/big
+evidence 'layer("http")["evidence"]["body"]["bytes"] == 300000 and "body of 300000 bytes" in layer("http")["summary"]'
+expect_trace - ok 0 -- --body --cacert "$CA" https://www.test:8493/big
+evidence 'layer("http")["evidence"]["body"]["bytes"] == 300000'
+expect_trace - ok 0 -- --max-body 64K http://www.test:8090/big
+evidence 'layer("http")["evidence"]["body"]["capped"] is True and layer("http")["evidence"]["body"]["bytes"] < 300000'
+
+# ---- http/redirect_loop (-L): /loop/1 -> 2 -> 3 -> 1; /hop/1 -> 2 -> 3 -> 4 (200); /away ->
+# a name that does not resolve.
+bg "$TS" python3 "$here/lib/bad_server.py" $S 8480 redirect
+wait_for 10 tcp_listening "$TS" 8480 || fail "bad_server.py did not start on 8480"
+curl_fails 47 -L http://www.test:8480/loop/1
+curl_fails 47 -L --max-redirs 2 http://www.test:8480/hop/1
+expect_trace http redirect_loop 79 -- -L http://www.test:8480/loop/1
+within 3
+evidence 'layer("http")["evidence"]["chain"] == ["http://www.test:8480/loop/%d" % i for i in (1, 2, 3, 1)]'
+evidence '[h["status"] for h in t["redirects"]] == [302, 302] and t["final_target"] == "http://www.test:8480/loop/3"'
+evidence '"visited before" in t["verdict"]["summary"]'
+expect_trace http redirect_loop 79 -- --follow=2 http://www.test:8480/hop/1
+within 3
+evidence '"more than 2 redirects" in t["verdict"]["summary"] and len(t["redirects"]) == 2'
+expect_trace - ok 0 -- -L http://www.test:8480/hop/1
+within 3
+evidence 't["final_target"] == "http://www.test:8480/hop/4" and layer("http")["evidence"]["response"]["status"] == 200'
+evidence '[h["location"] for h in t["redirects"]] == ["http://www.test:8480/hop/%d" % i for i in (2, 3, 4)]'
+evidence 'all(l["status"] != "fail" for h in t["redirects"] for l in h["layers"])'
+# The second hop fails in another layer: that is the verdict.
+expect_trace dns nxdomain 21 -- -L http://www.test:8480/away
+within 3
+evidence 't["final_target"] == "http://nxdomain.test:8080/" and t["redirects"][0]["status"] == 302'
+# Without -L a redirect is a passing http layer, as before.
+expect_trace - ok 0 -- http://www.test:8480/loop/1
+evidence 'layer("http")["evidence"]["response"]["status"] == 302 and "redirects" not in t'
+human=$(ip netns exec "$TC" "$EDGE" trace -L http://www.test:8480/hop/1 || true)
+grep -qF "redirect 1: http://www.test:8480/hop/1 -> 302 -> http://www.test:8480/hop/2" <<<"$human" \
+  || fail "the human output does not list the redirects: $human"
+pass "human output lists each redirect hop"
+
+# ---- proxy 5xx in plain words: tinyproxy, edge proxy and Squid in r, asked for a port where
+# nothing listens (8999), and edge proxy for a name that does not exist.
+resolv_for "$TR"
+tinyproxy_start "$TR" 10.99.1.1 3128
+bg "$TR" "$EDGE" proxy --listen 10.99.1.1:3140 --allow-src 10.99.1.0/24 --allow-dst 10.99.0.0/16 --threads 1
+squid_dir=$(tmpfile squid); mkdir -p "$squid_dir"; chmod 777 "$squid_dir"
+cat >"$squid_dir/squid.conf" <<CONF
+http_port 10.99.1.1:3150
+workers 1
+cache deny all
+access_log none
+cache_log $squid_dir/cache.log
+pid_filename $squid_dir/squid.pid
+coredump_dir $squid_dir
+shutdown_lifetime 1 seconds
+dns_nameservers 10.99.2.53
+connect_timeout 2 seconds
+acl clients src 10.99.1.0/24
+http_access allow clients
+http_access deny all
+CONF
+bg "$TR" squid -N -f "$squid_dir/squid.conf"
+for port in 3140 3150; do wait_for 20 tcp_listening "$TR" $port || fail "proxy on $port did not start: $(cat "$BG_LOG")"; done
+# proxy_says PROXY URL HEADER: curl through PROXY gets a 5xx for URL that carries HEADER.
+proxy_says() {
+  local head
+  head=$(ip netns exec "$TC" curl -s -o /dev/null -D - --max-time 5 -x "$1" "$2") || true
+  [[ $head =~ ^HTTP/1\.[01]\ 5 ]] && grep -qi "^$3" <<<"$head" || fail "curl -x $1 $2: no 5xx with $3: $head"
+  pass "curl -x $1 $2: $(head -1 <<<"$head" | tr -d '\r'), $(grep -i "^$3" <<<"$head" | tr -d '\r')"
+}
+# proxy_case PROXY URL HEADER WORDS: curl sees it first (proxy_says); then edge trace blames
+# the proxy layer (54) within 3 s, its verdict saying WORDS.
+proxy_case() {
+  proxy_says "$1" "$2" "$3"
+  expect_trace proxy proxy_upstream_error 54 -- --proxy "$1" "$2"
+  within 3
+  WORDS=$4 evidence '__import__("os").environ["WORDS"] in t["verdict"]["summary"] and layer("proxy")["evidence"]["reason"] in t["verdict"]["summary"]'
+}
+proxy_case http://10.99.1.1:3128 http://www.test:8999/ "Server: tinyproxy" \
+  "the proxy could not connect to www.test:8999 (tinyproxy: Unable to connect)"
+proxy_case http://10.99.1.1:3140 http://www.test:8999/ "Proxy-Status: edge; error=connection_refused" \
+  "www.test:8999 refused the proxy's connection (Proxy-Status connection_refused)"
+proxy_case http://10.99.1.1:3140 http://nxdomain.test:8080/ "Proxy-Status: edge; error=" \
+  "the proxy could not resolve the name of nxdomain.test:8080"
+# (Squid 5.7 here answers a name that does not exist with ERR_READ_ERROR, not ERR_DNS_FAIL:
+# the ERR_DNS_FAIL words are covered by the unit test only.)
+proxy_case http://10.99.1.1:3150 http://www.test:8999/ "X-Squid-Error: ERR_CONNECT_FAIL" \
+  "the proxy could not connect to www.test:8999 (Squid ERR_CONNECT_FAIL)"
+expect_trace - ok 0 -- --proxy http://10.99.1.1:3150 http://10.99.2.2:8090/big
+evidence '"reason" not in layer("proxy")["evidence"]'
+
+# ---- dns/truncated: dns_server.py on 10.99.2.54 serves UDP only; truncated.* answers TC.
+ip -n "$TS" addr add 10.99.2.54/24 dev s0
+bg "$TS" python3 "$here/lib/dns_server.py" 10.99.2.54 53 --no-tcp
+wait_for 10 grep -q "10.99.2.54 port 53 (udp only)" "$BG_LOG" || fail "dns_server.py --no-tcp did not start: $(cat "$BG_LOG")"
+resolv_for_client /dev/stdin <<<$'nameserver 10.99.2.54\noptions timeout:1 attempts:1'
+if ip netns exec "$TC" getent ahosts truncated.test; then fail "getent resolved truncated.test through a server without TCP"; fi
+ip netns exec "$TC" getent ahosts www.test >/dev/null || fail "getent cannot resolve www.test through 10.99.2.54"
+ip netns exec "$TC" python3 -c 'import socket; socket.create_connection(("10.99.2.54", 53), timeout=2)' 2>/dev/null \
+  && fail "10.99.2.54 accepts TCP on port 53"
+pass "getent fails for truncated.test through 10.99.2.54 (UDP only), and 53/tcp is refused there"
+expect_trace dns truncated 26 -- http://truncated.test:8090/big
+within 3
+evidence 'any(s.get("truncated") and s["server"] == "10.99.2.54" and "error" in s for s in layer("dns")["evidence"]["servers"])'
+evidence '"truncated (TC)" in t["verdict"]["summary"] and "10.99.2.54 port 53" in t["verdict"]["summary"]'
+resolv_for_client
+ip netns exec "$TC" getent ahosts truncated.test >/dev/null || fail "getent cannot resolve truncated.test through 10.99.2.53 (TCP served)"
+expect_trace - ok 0 -- http://truncated.test:8090/big
+within 3
+evidence 'any(s.get("truncated") and s["rcode"] == "NOERROR" and s["answers"] == ["10.99.2.2"] for s in layer("dns")["evidence"]["servers"])'

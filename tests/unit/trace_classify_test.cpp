@@ -11,6 +11,8 @@
 
 #include "core/trace/causes.h"
 #include "core/trace/classify.h"
+#include "core/trace/http_probe.h"
+#include "core/trace/proxy_probe.h"
 
 using namespace edge;
 using namespace edge::trace;
@@ -88,6 +90,13 @@ TEST_CASE("dns: rcodes beat getaddrinfo's EAI_AGAIN") {
   CHECK(classify_dns({-5, {0}, false, false}) == "nodata");
   CHECK(classify_dns({-3, {3}, true, false}) == "nxdomain");
   CHECK(classify_dns({-3, {1}, false, false}) == "dns_error");
+}
+
+TEST_CASE("dns: a truncated UDP answer whose TCP retry failed") {
+  CHECK(classify_dns({-3, {}, false, false, true}) == "truncated");
+  CHECK(classify_dns({-3, {}, true, false, true}) == "truncated");  // not a plain timeout
+  CHECK(classify_dns({-3, {3}, false, false, true}) == "nxdomain");  // a definite answer elsewhere wins
+  CHECK(classify_dns({0, {}, false, false, true}) == "");            // the system resolver coped
 }
 
 TEST_CASE("tls: every verification error is kept, the most telling one is the cause") {
@@ -179,6 +188,102 @@ TEST_CASE("every cause has one exit code inside its layer's band") {
     }
   CHECK(exit_code_for("tls", "cert_expired") == 61);
   CHECK_FALSE(exit_code_for("tls", "nxdomain"));
+}
+
+TEST_CASE("body: an end before the framing's end is truncated_body; silence is a timeout") {
+  CHECK(classify_body({true, false, false}) == "");
+  CHECK(classify_body({false, true, false}) == "truncated_body");
+  CHECK(classify_body({false, false, true}) == "timeout");
+  CHECK(classify_body({false, false, false}) == "protocol_error");
+}
+
+TEST_CASE("body counter: Content-Length, chunked and close-delimited bodies, whole and cut") {
+  using S = BodyCounter::State;
+  SUBCASE("Content-Length reached, in pieces") {
+    BodyCounter b;
+    b.feed("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+    CHECK(b.state() == S::reading);
+    CHECK(b.bytes() == 3);
+    b.feed("defghij");
+    CHECK(b.state() == S::complete);
+    CHECK(b.bytes() == 10);
+    CHECK(b.expected() == 10u);
+  }
+  SUBCASE("Content-Length not reached before the close") {
+    BodyCounter b;
+    b.feed("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+    b.eof();
+    CHECK(b.state() == S::truncated);
+    CHECK(b.bytes() == 3);
+  }
+  SUBCASE("chunked with its final chunk, split inside a chunk header") {
+    BodyCounter b;
+    b.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+    b.feed("3\r");
+    b.feed("\nabc\r\n0\r\n\r\n");
+    CHECK(b.state() == S::complete);
+    CHECK(b.bytes() == 8);
+    CHECK(b.chunked());
+    CHECK_FALSE(b.expected());
+  }
+  SUBCASE("chunked without its final chunk") {
+    BodyCounter b;
+    b.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+    b.eof();
+    CHECK(b.state() == S::truncated);
+    CHECK(b.bytes() == 5);
+  }
+  SUBCASE("a body delimited by the close is whole at the close") {
+    BodyCounter b;
+    b.feed("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nsome bytes");
+    CHECK(b.state() == S::reading);
+    b.eof();
+    CHECK(b.state() == S::complete);
+    CHECK(b.bytes() == 10);
+  }
+  SUBCASE("a broken chunk size") {
+    BodyCounter b;
+    b.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n");
+    CHECK(b.state() == S::malformed);
+  }
+  SUBCASE("no body: 204") {
+    BodyCounter b;
+    b.feed("HTTP/1.1 204 No Content\r\n\r\n");
+    CHECK(b.state() == S::complete);
+    CHECK(b.bytes() == 0);
+  }
+}
+
+TEST_CASE("redirects: a URL seen before, or one redirect too many, is a loop") {
+  const std::vector<std::string> seen{"http://a/", "http://a/2"};
+  CHECK(classify_redirect(seen, "http://a/3", 10) == "");
+  CHECK(classify_redirect(seen, "http://a/", 10) == "redirect_loop");
+  CHECK(classify_redirect(seen, "http://a/2", 10) == "redirect_loop");
+  CHECK(classify_redirect(seen, "http://a/3", 2) == "");  // the second redirect, two allowed
+  CHECK(classify_redirect(seen, "http://a/3", 1) == "redirect_loop");
+  CHECK(classify_redirect({"http://a/"}, "http://a/2", 0) == "redirect_loop");
+}
+
+TEST_CASE("a proxy's 5xx in plain words: Proxy-Status, X-Squid-Error, tinyproxy") {
+  ResponseHead h;
+  h.status = 502;
+  CHECK(proxy_failure_words(h, "www.test:80") == "");
+  h.headers["proxy-status"] = "edge; error=connection_refused; details=\"10.99.2.2:9 refused the connection\"";
+  CHECK(proxy_failure_words(h, "www.test:9") == "www.test:9 refused the proxy's connection (Proxy-Status connection_refused)");
+  h.headers["proxy-status"] = "edge; error=dns_error";
+  CHECK(proxy_failure_words(h, "nx.test:80") == "the proxy could not resolve the name of nx.test:80 (Proxy-Status dns_error)");
+  h.headers["proxy-status"] = "nginx; error=something_new";  // unknown type: fall through
+  h.headers["x-squid-error"] = "ERR_DNS_FAIL 0";
+  CHECK(proxy_failure_words(h, "nx.test:80") == "the proxy could not resolve the name of nx.test:80 (Squid ERR_DNS_FAIL)");
+  h.headers["x-squid-error"] = "ERR_CONNECT_FAIL 111";
+  CHECK(proxy_failure_words(h, "www.test:9") == "the proxy could not connect to www.test:9 (Squid ERR_CONNECT_FAIL)");
+  ResponseHead t;
+  t.status = 500;
+  t.reason = "Unable to connect";
+  t.headers["server"] = "tinyproxy/1.11.1";
+  CHECK(proxy_failure_words(t, "www.test:9") == "the proxy could not connect to www.test:9 (tinyproxy: Unable to connect)");
+  t.headers["server"] = "nginx";  // the same words from someone else mean nothing
+  CHECK(proxy_failure_words(t, "www.test:9") == "");
 }
 
 TEST_CASE("the man page's EXIT STATUS table is the cause table") {

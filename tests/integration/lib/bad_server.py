@@ -13,7 +13,8 @@ one thread per connection; each connection's fate is logged on stdout.
               final zero-length chunk
   whole       HTTP: as short, but sends all 100000 bytes (the healthy counterpart)
   redirect    HTTP: /loop/N answers 302 to /loop/N+1 up to /loop/3, which redirects to /loop/1;
-              /hop/N answers 302 to /hop/N+1 and /hop/4 answers 200
+              /hop/N answers 302 to /hop/N+1 and /hop/4 answers 200; /away answers 302 to
+              http://nxdomain.test:8080/ (a name that does not resolve)
 """
 import socket
 import struct
@@ -53,7 +54,10 @@ def handle(conn, mode):
         elif mode == "redirect":
             kind, _, n = path.strip("/").partition("/")
             n = int(n or 1)
-            if kind == "hop" and n >= 4:
+            if kind == "away":
+                conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: http://nxdomain.test:8080/\r\n"
+                             b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+            elif kind == "hop" and n >= 4:
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
             else:
                 nxt = f"/{kind}/{1 if kind == 'loop' and n >= 3 else n + 1}"
