@@ -176,6 +176,13 @@ BodyRead read_body(Stream& s, const ResponseHead& head, Millis idle, uint64_t ca
   return r;
 }
 
+std::string_view client_cert_complaint(const ResponseHead& head) {
+  if (head.status != 400) return {};
+  for (std::string_view phrase : {"No required SSL certificate was sent", "The SSL certificate error"})
+    if (head.received.find(phrase) != std::string::npos) return phrase;
+  return {};
+}
+
 boost::json::object head_evidence(const ResponseHead& head) {
   boost::json::object e;
   e["status"] = head.status;

@@ -71,6 +71,11 @@ HeadError exchange_head(Stream& s, const std::string& request, Millis timeout, R
 LayerResult probe_http(Stream& s, const std::string& host_header, const std::string& target_path, Millis timeout,
                        ResponseHead& head, const std::string& extra_headers = "");
 
+// nginx (ssl_verify_client on) finishes the handshake without a client certificate, or with
+// one it rejects, and answers 400 with its reason in the page: "No required SSL certificate
+// was sent" or "The SSL certificate error". That phrase when `head` is such an answer, or "".
+std::string_view client_cert_complaint(const ResponseHead& head);
+
 // The headers of `head` that `edge trace` reports, as JSON evidence.
 boost::json::object head_evidence(const ResponseHead& head);
 

@@ -338,6 +338,21 @@ class Trace {
     const std::string path = absolute ? t.scheme + "://" + t.authority() + t.path : t.path;
     ResponseHead head;
     LayerResult h = probe_http(*stream, t.authority(), path, o_.timeout, head, absolute ? auth_ : std::string());
+    if (const std::string_view complaint = client_cert_complaint(head); t.wants_tls() && !complaint.empty()) {
+      // The server judged the client certificate after the handshake and said so in HTTP:
+      // the failure is the tls layer's, and http is not run.
+      for (auto& l : layers_)
+        if (l.name == "tls") {
+          const bool sent = !o_.cert.empty();
+          l.evidence["server_said"] = std::to_string(head.status) + " " + head.reason + ": " + std::string(complaint);
+          l = fail(std::move(l), sent ? "handshake_failure" : "client_cert_required",
+                   sent ? "the server rejected the client certificate " + o_.cert + " (it answered " + std::to_string(head.status) + ": " + std::string(complaint) + ")"
+                        : "the server requires a client certificate and none was sent (it answered " + std::to_string(head.status) + ": " +
+                              std::string(complaint) + "): pass --cert FILE --key FILE");
+          total_ms_ += h.duration_ms;
+        }
+      return;
+    }
     if (o_.mtu && !proxy) check_mtu(h, head, *stream, *addr, route, path);
     else if ((o_.body || o_.mtu) && h.status == Status::ok && !(absolute && answered_by_proxy(head)))
       judge_body(h, read_body(*stream, head, o_.timeout, o_.max_body));

@@ -106,6 +106,14 @@ NGINX_ADDRS=$S nginx_start "$TS" "  server {
     ssl_certificate $CERTS/good.pem;
     ssl_certificate_key $CERTS/good.key;
     root $(tmpfile www);
+  }
+  server {
+    listen $S:8494 ssl;
+    ssl_certificate $CERTS/good.pem;
+    ssl_certificate_key $CERTS/good.key;
+    ssl_client_certificate $CA;
+    ssl_verify_client on;
+    location / { return 200 \"ok\n\"; }
   }"
 curl_fails 18 http://www.test:8470/
 curl_fails 18 http://www.test:8471/
@@ -128,6 +136,23 @@ expect_trace - ok 0 -- --body --cacert "$CA" https://www.test:8493/big
 evidence 'layer("http")["evidence"]["body"]["bytes"] == 300000'
 expect_trace - ok 0 -- --max-body 64K http://www.test:8090/big
 evidence 'layer("http")["evidence"]["body"]["capped"] is True and layer("http")["evidence"]["body"]["bytes"] < 300000'
+
+# ---- tls/client_cert_required from nginx (ssl_verify_client on): it completes the handshake
+# without a certificate and answers 400 "No required SSL certificate was sent".
+curl_fails 22 -f --cacert "$CA" https://www.test:8494/
+ip netns exec "$TC" curl -s --cacert "$CA" https://www.test:8494/ | grep -q "No required SSL certificate was sent" \
+  || fail "nginx does not say it wants a client certificate"
+expect_trace tls client_cert_required 60 -- --cacert "$CA" https://www.test:8494/
+within 3
+evidence 'layer("tls")["evidence"]["server_said"] == "400 Bad Request: No required SSL certificate was sent"'
+evidence 'layer("tls")["evidence"]["client_certificate"]["requested"] is True and layer("http")["status"] == "not_run"'
+expect_trace - ok 0 -- --cacert "$CA" --cert "$CERTS/client.pem" --key "$CERTS/client.key" https://www.test:8494/
+within 3
+evidence 'layer("http")["evidence"]["response"]["status"] == 200'
+curl_fails 22 -f --cacert "$CA" --cert "$CERTS/rogue.pem" --key "$CERTS/rogue.key" https://www.test:8494/
+expect_trace tls handshake_failure 66 -- --cacert "$CA" --cert "$CERTS/rogue.pem" --key "$CERTS/rogue.key" https://www.test:8494/
+within 3
+evidence '"rejected the client certificate" in t["verdict"]["summary"] and "The SSL certificate error" in t["verdict"]["summary"]'
 
 # ---- http/redirect_loop (-L): /loop/1 -> 2 -> 3 -> 1; /hop/1 -> 2 -> 3 -> 4 (200); /away ->
 # a name that does not resolve.

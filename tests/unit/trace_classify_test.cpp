@@ -286,6 +286,20 @@ TEST_CASE("a proxy's 5xx in plain words: Proxy-Status, X-Squid-Error, tinyproxy"
   CHECK(proxy_failure_words(t, "www.test:9") == "");
 }
 
+TEST_CASE("nginx's 400 about the client certificate is recognised, nothing else is") {
+  ResponseHead h;
+  h.status = 400;
+  h.received = "HTTP/1.1 400 Bad Request\r\n\r\n<center>No required SSL certificate was sent</center>";
+  CHECK(client_cert_complaint(h) == "No required SSL certificate was sent");
+  h.received = "HTTP/1.1 400 Bad Request\r\n\r\n<center>The SSL certificate error</center>";
+  CHECK(client_cert_complaint(h) == "The SSL certificate error");
+  h.received = "HTTP/1.1 400 Bad Request\r\n\r\nbad request";
+  CHECK(client_cert_complaint(h) == "");
+  h.status = 200;
+  h.received = "HTTP/1.1 200 OK\r\n\r\nNo required SSL certificate was sent";
+  CHECK(client_cert_complaint(h) == "");  // a page that merely quotes it
+}
+
 TEST_CASE("the man page's EXIT STATUS table is the cause table") {
   // Every `.B "NN  cause"` entry under a `.SS "layer (N0\-N9)"` heading of man/edge-trace.1.
   std::ifstream man(EDGE_SOURCE_DIR "/man/edge-trace.1");
