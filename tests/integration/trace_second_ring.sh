@@ -95,7 +95,8 @@ evidence 'layer("tls")["evidence"]["client_certificate"] == {"requested": True, 
 bg "$TS" python3 "$here/lib/bad_server.py" $S 8470 short
 bg "$TS" python3 "$here/lib/bad_server.py" $S 8471 chunked
 bg "$TS" python3 "$here/lib/bad_server.py" $S 8472 whole
-for port in 8470 8471 8472; do wait_for 10 tcp_listening "$TS" $port || fail "bad_server.py did not start on $port"; done
+bg "$TS" python3 "$here/lib/bad_server.py" $S 8473 stall
+for port in 8470 8471 8472 8473; do wait_for 10 tcp_listening "$TS" $port || fail "bad_server.py did not start on $port"; done
 mkdir -p "$(tmpfile www)" && head -c 300000 /dev/urandom >"$(tmpfile www)/big"
 NGINX_ADDRS=$S nginx_start "$TS" "  server {
     listen $S:8090;
@@ -125,6 +126,11 @@ expect_trace http truncated_body 78 -- --max-body 1M http://www.test:8471/
 within 3
 evidence 'layer("http")["evidence"]["body"]["bytes"] == 3000 and layer("http")["evidence"]["body"]["chunked"] is True'
 evidence '"without its final chunk" in t["verdict"]["summary"]'
+# A body that stops without ending is a wait, not a truncation: http/timeout after --timeout.
+curl_fails 28 --max-time 2 http://www.test:8473/
+expect_trace http timeout 75 -- --body --timeout 1s http://www.test:8473/
+within 1.5
+evidence '"stalled after 40000 bytes" in t["verdict"]["summary"] and layer("http")["evidence"]["body"]["complete"] is False'
 # Without --body the head alone passes: the truncation is invisible (as it is to curl -I).
 expect_trace - ok 0 -- http://www.test:8470/
 evidence '"body" not in layer("http")["evidence"]'

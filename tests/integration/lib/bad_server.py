@@ -12,6 +12,7 @@ one thread per connection; each connection's fate is logged on stdout.
   chunked     HTTP: answers 200 chunked, sends three 1000-byte chunks and closes without the
               final zero-length chunk
   whole       HTTP: as short, but sends all 100000 bytes (the healthy counterpart)
+  stall       HTTP: as short, but after the 40000 bytes keeps the connection open, silent, 30 s
   redirect    HTTP: /loop/N answers 302 to /loop/N+1 up to /loop/3, which redirects to /loop/1;
               /hop/N answers 302 to /hop/N+1 and /hop/4 answers 200; /away answers 302 to
               http://nxdomain.test:8080/ (a name that does not resolve)
@@ -20,6 +21,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 
 def read_head(conn):
@@ -42,12 +44,14 @@ def handle(conn, mode):
             return
         head = read_head(conn)
         path = head.split(b" ")[1].decode() if head.count(b" ") >= 2 else "/"
-        if mode in ("short", "whole"):
+        if mode in ("short", "whole", "stall"):
             total = 100000
-            sent = 40000 if mode == "short" else total
+            sent = total if mode == "whole" else 40000
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
                          + f"Content-Length: {total}\r\nConnection: close\r\n\r\n".encode()
                          + b"x" * sent)
+            if mode == "stall":
+                time.sleep(30)
         elif mode == "chunked":
             conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
                          + (b"3e8\r\n" + b"y" * 1000 + b"\r\n") * 3)
