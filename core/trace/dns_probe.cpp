@@ -12,7 +12,11 @@
 
 #include <boost/json/array.hpp>
 #include <algorithm>
+#include <cctype>
+#include <fstream>
 #include <functional>
+#include <iterator>
+#include <sstream>
 #include <future>
 #include <memory>
 #include <thread>
@@ -26,6 +30,7 @@ namespace {
 struct GaiResult {
   int error = 0;
   std::vector<IpAddr> addrs;
+  std::string canonical;  // the name that answered: after the search list, or /etc/hosts' first name
 };
 
 // Runs getaddrinfo without letting it hold the trace past its deadline: the thread is detached
@@ -38,8 +43,10 @@ std::optional<GaiResult> getaddrinfo_with_deadline(const std::string& host, Mill
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_CANONNAME;
     addrinfo* res = nullptr;
     r.error = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+    if (res && res->ai_canonname) r.canonical = res->ai_canonname;
     for (addrinfo* a = res; a; a = a->ai_next) {
       if (a->ai_family == AF_INET)
         r.addrs.push_back(IpAddr::from_bytes(Family::v4, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr));
@@ -198,7 +205,40 @@ json::array addr_list(const std::vector<IpAddr>& v) {
   return a;
 }
 
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (!out.empty() && out.back() == '.') out.pop_back();
+  return out;
+}
+
+std::string read_file(const char* path) {
+  std::ifstream f(path);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
 }  // namespace
+
+std::vector<IpAddr> hosts_addresses(std::string_view hosts, std::string_view name) {
+  std::vector<IpAddr> out;
+  const std::string want = lower(name);
+  std::istringstream in{std::string(hosts)};
+  std::string line;
+  while (std::getline(in, line)) {
+    line = line.substr(0, line.find('#'));
+    std::istringstream words(line);
+    std::string addr, n;
+    if (!(words >> addr)) continue;
+    auto a = IpAddr::parse(addr);
+    if (!a) continue;
+    while (words >> n)
+      if (lower(n) == want) {
+        if (std::find(out.begin(), out.end(), *a) == out.end()) out.push_back(*a);
+        break;
+      }
+  }
+  return out;
+}
 
 LayerResult probe_dns(const std::string& host, std::optional<Family> only, Millis timeout, DnsAnswer& out) {
   LayerClock clock;
@@ -231,6 +271,12 @@ LayerResult probe_dns(const std::string& host, std::optional<Family> only, Milli
   }
   system["ipv4"] = addr_list(out.v4);
   system["ipv6"] = addr_list(out.v6);
+  // The name getaddrinfo settled on: `api` may have become `api.corp.example` by the search list.
+  if (gai && !gai->canonical.empty() && lower(gai->canonical) != lower(host)) system["name"] = gai->canonical;
+  // Where the answer came from: /etc/hosts wins over DNS when nsswitch says "files dns".
+  const std::vector<IpAddr> in_hosts = hosts_addresses(read_file("/etc/hosts"), host);
+  system["source"] = in_hosts.empty() ? "dns" : "/etc/hosts";
+  if (!in_hosts.empty()) system["hosts"] = addr_list(in_hosts);
   r.evidence["system"] = std::move(system);
 
   json::array servers;
@@ -263,17 +309,44 @@ LayerResult probe_dns(const std::string& host, std::optional<Family> only, Milli
   r.evidence["servers"] = std::move(servers);
   if (!setup_error.empty()) r.evidence["direct_query_error"] = setup_error;
 
+  // /etc/hosts and the nameservers disagree: what this host uses is not what DNS says (a
+  // forgotten test entry, a migration half done).
+  if (!in_hosts.empty()) {
+    std::vector<IpAddr> from_dns;
+    std::string dns_server;
+    for (auto& q : queries)
+      for (auto& a : q->answers) {
+        const bool same_family = std::any_of(in_hosts.begin(), in_hosts.end(), [&](const IpAddr& h) { return h.family() == a.family(); });
+        if (same_family && std::find(from_dns.begin(), from_dns.end(), a) == from_dns.end()) {
+          from_dns.push_back(a);
+          dns_server = q->server;
+        }
+      }
+    const bool overlap = std::any_of(from_dns.begin(), from_dns.end(),
+                                     [&](const IpAddr& a) { return std::find(in_hosts.begin(), in_hosts.end(), a) != in_hosts.end(); });
+    if (!from_dns.empty() && !overlap) {
+      std::string h, d;
+      for (auto& a : in_hosts) h += (h.empty() ? "" : ", ") + a.str();
+      for (auto& a : from_dns) d += (d.empty() ? "" : ", ") + a.str();
+      r.warnings.emplace_back("hosts_override", "/etc/hosts says " + host + " is " + h + ", but the nameserver " + dns_server + " says " + d +
+                                                    ": this host does not use what DNS says");
+    }
+  }
+
   if (obs.gai_error == 0 && only) obs.family_missing = (*only == Family::v4 ? out.v4 : out.v6).empty();
   if (obs.gai_error == 0 && !only) obs.family_missing = out.v4.empty() && out.v6.empty();
   r.duration_ms = clock.elapsed_ms();
   const std::string_view cause = classify_dns(obs);
   if (cause.empty()) {
     r.status = Status::ok;
-    r.summary = host + ":";
+    r.summary = host;
+    if (gai && !gai->canonical.empty() && lower(gai->canonical) != lower(host)) r.summary += " (resolved as " + gai->canonical + ")";
+    r.summary += ":";
     if (!out.v4.empty()) r.summary += " A " + out.v4.front().str() + (out.v4.size() > 1 ? " (+" + std::to_string(out.v4.size() - 1) + ")" : "");
     else r.summary += " no A";
     if (!out.v6.empty()) r.summary += ", AAAA " + out.v6.front().str() + (out.v6.size() > 1 ? " (+" + std::to_string(out.v6.size() - 1) + ")" : "");
     else r.summary += ", no AAAA";
+    if (!in_hosts.empty()) r.summary += " (from /etc/hosts)";
     return r;
   }
   std::string who, tcp_error;

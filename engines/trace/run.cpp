@@ -398,6 +398,13 @@ class Trace {
     return ms;
   }
 
+  // Every layer's warnings, in layer order: they never change the verdict or the exit code.
+  std::vector<std::pair<std::string, std::string>> warnings_() const {
+    std::vector<std::pair<std::string, std::string>> all;
+    for (auto& l : layers_) all.insert(all.end(), l.warnings.begin(), l.warnings.end());
+    return all;
+  }
+
   json::array layers_json() const {
     json::array layers;
     for (auto& l : layers_) {
@@ -433,6 +440,9 @@ class Trace {
       verdict["summary"] = "every layer passed";
     }
     verdict["exit_code"] = code;
+    json::array warnings;
+    for (auto& [code_name, text] : warnings_()) warnings.emplace_back(code_name);
+    verdict["warnings"] = std::move(warnings);
     out["verdict"] = std::move(verdict);
     if (!o_.capture.empty())
       out["capture"] = capture_note_.empty() ? json::value(json::object{{"file", o_.capture}, {"packets", capture_packets_}})
@@ -468,6 +478,8 @@ class Trace {
       if (capture_note_.empty()) std::printf("capture: %ld packets written to %s\n", capture_packets_, printable(o_.capture).c_str());
       else std::printf("capture: %s\n", printable(capture_note_).c_str());
     }
+    for (auto& [code_name, text] : warnings_())
+      std::printf("%s %s: %s\n", paint("\033[1;33m", "WARN").c_str(), code_name.c_str(), printable(text).c_str());
     if (failed)
       std::printf("%s %s: %s [%s, exit %d]\n", paint("\033[1;31m", "FAIL").c_str(), failed->name.c_str(), printable(failed->summary).c_str(),
                   failed->cause.c_str(), code);

@@ -11,7 +11,8 @@
 #         that ends well, and one whose second hop fails in DNS
 #   proxy a 5xx from tinyproxy, edge proxy and Squid read for its reason, in plain words
 #   dns   a UDP answer with TC set from a server that does not serve TCP (dns/truncated); the
-#         same name from a server that does
+#         same name from a server that does; /etc/hosts overriding DNS (warning hosts_override);
+#         the name the search list made of a short one
 here=$(dirname "$0")
 source "$here/lib/harness.sh"
 require_netns nft python3 nginx openssl curl tinyproxy squid
@@ -261,3 +262,27 @@ ip netns exec "$TC" getent ahosts truncated.test >/dev/null || fail "getent cann
 expect_trace - ok 0 -- http://truncated.test:8090/big
 within 3
 evidence 'any(s.get("truncated") and s["rcode"] == "NOERROR" and s["answers"] == ["10.99.2.2"] for s in layer("dns")["evidence"]["servers"])'
+
+# ---- dns evidence: where the answer came from. /etc/hosts disagreeing with the nameservers is
+# a warning (hosts_override), not a failure; the search list's name is reported.
+netns_etc "$TC" hosts <<<$'127.0.0.1 localhost\n10.99.2.53 www.test'
+[ "$(ip netns exec "$TC" getent ahostsv4 www.test | awk 'NR==1{print $1}')" = 10.99.2.53 ] || fail "getent does not use the hosts entry"
+expect_trace - ok 0 -- www.test:53
+within 3
+evidence 't["verdict"]["warnings"] == ["hosts_override"] and layer("dns")["evidence"]["system"]["source"] == "/etc/hosts"'
+evidence 'layer("dns")["evidence"]["system"]["hosts"] == ["10.99.2.53"] and layer("tcp")["evidence"]["target"] == "10.99.2.53:53"'
+human=$(ip netns exec "$TC" "$EDGE" trace www.test:53 || true)
+grep -qF "WARN hosts_override: /etc/hosts says www.test is 10.99.2.53, but the nameserver 10.99.2.53 says 10.99.2.2" <<<"$human" \
+  || fail "no WARN line for the hosts override: $human"
+pass "human output: WARN hosts_override"
+netns_etc "$TC" hosts <<<$'127.0.0.1 localhost\n10.99.2.2 www.test'
+expect_trace - ok 0 -- http://www.test:8090/big
+evidence 't["verdict"]["warnings"] == [] and layer("dns")["evidence"]["system"]["source"] == "/etc/hosts"'
+netns_etc "$TC" hosts <<<'127.0.0.1 localhost'
+resolv_for_client /dev/stdin <<<$'nameserver 10.99.2.53\nsearch corp.test\noptions ndots:1 timeout:1 attempts:1'
+ip netns exec "$TC" getent ahostsv4 api >/dev/null || fail "getent cannot resolve api through the search list"
+expect_trace - ok 0 -- http://api:8090/big
+within 3
+evidence 'layer("dns")["evidence"]["system"]["name"] == "api.corp.test" and "resolved as api.corp.test" in layer("dns")["summary"]'
+evidence 'layer("dns")["evidence"]["system"]["source"] == "dns" and t["verdict"]["warnings"] == []'
+resolv_for_client

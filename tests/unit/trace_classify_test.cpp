@@ -11,6 +11,7 @@
 
 #include "core/trace/causes.h"
 #include "core/trace/classify.h"
+#include "core/trace/dns_probe.h"
 #include "core/trace/http_probe.h"
 #include "core/trace/proxy_probe.h"
 
@@ -298,6 +299,24 @@ TEST_CASE("nginx's 400 about the client certificate is recognised, nothing else 
   h.status = 200;
   h.received = "HTTP/1.1 200 OK\r\n\r\nNo required SSL certificate was sent";
   CHECK(client_cert_complaint(h) == "");  // a page that merely quotes it
+}
+
+TEST_CASE("/etc/hosts: the addresses of a name, aliases and case included, comments not") {
+  const char* hosts =
+      "127.0.0.1 localhost\n"
+      "# 10.0.0.1 www.test\n"
+      "10.99.2.53\tWWW.test www  # the test entry\n"
+      "fd00::5 www.test.\n"
+      "10.99.2.53 www.test\n"
+      "not-an-address www.test\n"
+      "10.0.0.7 other.test www.test.example\n";
+  const auto a = hosts_addresses(hosts, "www.test");
+  REQUIRE(a.size() == 2);
+  CHECK(a[0].str() == "10.99.2.53");
+  CHECK(a[1].str() == "fd00::5");
+  CHECK(hosts_addresses(hosts, "www").size() == 1);
+  CHECK(hosts_addresses(hosts, "nothere.test").empty());
+  CHECK(hosts_addresses(hosts, "test").empty());
 }
 
 TEST_CASE("the man page's EXIT STATUS table is the cause table") {
