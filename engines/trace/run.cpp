@@ -5,8 +5,11 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <cstdio>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "core/base/errors.h"
 #include "core/base/netns.h"
@@ -48,6 +51,45 @@ const char* status_name(Status s) {
   }
   return "?";
 }
+
+// A name with both families and no -4/-6: the IPv6 address is tried alongside the IPv4 one, as
+// a happy-eyeballs client (RFC 8305) would, on a thread of its own that owns everything it
+// touches (a late answer is simply dropped).
+struct OtherFamily {
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  IpAddr addr;
+  LayerResult route, tcp;
+  RouteInfo route_info;
+  std::unique_ptr<Stream> stream;
+  Clock::time_point start = Clock::now();
+  double ms = 0;  // from its start to its outcome
+};
+
+std::shared_ptr<OtherFamily> try_other_family(const IpAddr& addr, uint16_t port, Millis timeout) {
+  auto st = std::make_shared<OtherFamily>();
+  st->addr = addr;
+  std::thread([st, addr, port, timeout] {
+    RouteInfo info;
+    LayerResult route = probe_route(addr, timeout, info), tcp;
+    std::unique_ptr<Stream> stream;
+    if (route.status != Status::fail) tcp = probe_tcp("tcp", addr, port, &info, timeout, stream);
+    std::lock_guard lock(st->m);
+    st->route = std::move(route);
+    st->tcp = std::move(tcp);
+    st->route_info = info;
+    st->stream = std::move(stream);
+    st->ms = std::chrono::duration<double, std::milli>(Clock::now() - st->start).count();
+    st->done = true;
+    st->cv.notify_all();
+  }).detach();
+  return st;
+}
+
+// RFC 8305's connection attempt delay (curl waits 200ms): how long a happy-eyeballs client gives
+// the preferred family before it starts the other.
+constexpr double kAttemptDelayMs = 250;
 
 class Trace {
  public:
@@ -277,19 +319,32 @@ class Trace {
       // IPv4 first unless -6: the other family stays in the evidence.
       const bool v6 = o_.family == Family::v6 || (!o_.family && answer.v4.empty());
       addr = v6 ? answer.v6.front() : answer.v4.front();
+      if (!proxy && !o_.family && !answer.v4.empty() && !answer.v6.empty()) other_ = try_other_family(answer.v6.front(), t.port, o_.timeout);
     }
 
     // 3. route
     RouteInfo route;
-    if (!add(probe_route(*addr, o_.timeout, route))) return;
+    std::unique_ptr<Stream> stream;
+    LayerResult rt = probe_route(*addr, o_.timeout, route);
+    if (rt.status == Status::fail && other_works(rt, addr, route, stream)) {
+      // IPv6 carries the trace: its route and tcp layers are in; on to the next layers.
+    } else {
+      if (!add(std::move(rt))) return;
+    }
     start_capture(route, *addr);
 
     // 4. tcp, or 5. the proxy's connect and CONNECT
-    std::unique_ptr<Stream> stream;
     if (!proxy) {
-      LayerResult tcp = probe_tcp("tcp", *addr, t.port, &route, o_.timeout, stream);
-      add_hops(tcp, *addr, t.port);
-      if (!add(std::move(tcp))) return;
+      if (!stream) {
+        LayerResult tcp = probe_tcp("tcp", *addr, t.port, &route, o_.timeout, stream);
+        add_hops(tcp, *addr, t.port);
+        if (tcp.status == Status::fail && other_works(tcp, addr, route, stream)) {
+          // IPv6 carries the trace from here.
+        } else {
+          if (tcp.status == Status::ok) note_other_family(tcp);
+          if (!add(std::move(tcp))) return;
+        }
+      }
       add(skipped("proxy", "no proxy applies"));
     } else {
       add(skipped("tcp", "a proxy applies: the connection goes to the proxy (next layer)"));
@@ -384,6 +439,69 @@ class Trace {
       }
     }
     add(std::move(h));
+  }
+
+  static json::object family_evidence(const LayerResult& route, const LayerResult& tcp, double ms) {
+    const LayerResult& decisive = route.status == Status::fail ? route : tcp;
+    json::object o{{"status", status_name(decisive.status)}, {"summary", decisive.summary}, {"ms", std::round(ms * 100) / 100}};
+    if (decisive.status == Status::fail) o["cause"] = decisive.cause;
+    return o;
+  }
+
+  // IPv4 failed at `v4` (route or tcp) and IPv6 is being tried: wait for it. When it connected
+  // it carries the trace (its route and tcp layers go in, IPv4's failure becomes the warning
+  // ipv4_unreachable); false when there is no IPv6 attempt, or it failed too (then `v4`
+  // stays the verdict, with both families in its evidence).
+  bool other_works(LayerResult& v4, std::optional<IpAddr>& addr, RouteInfo& route, std::unique_ptr<Stream>& stream) {
+    if (!other_) return false;
+    auto st = std::move(other_);
+    std::unique_lock lock(st->m);
+    st->cv.wait(lock, [&] { return st->done; });
+    json::object v4e{{"status", "fail"}, {"cause", v4.cause}, {"summary", v4.summary}, {"ms", std::round(v4.duration_ms * 100) / 100}};
+    json::object v6e = family_evidence(st->route, st->tcp, st->ms);
+    if (st->tcp.status != Status::ok) {
+      v4.evidence["families"] = json::object{{"ipv4", v4e}, {"ipv6", v6e}};
+      return false;
+    }
+    addr = st->addr;
+    route = st->route_info;
+    stream = std::move(st->stream);
+    LayerResult tcp = std::move(st->tcp);
+    tcp.evidence["families"] = json::object{{"ipv4", v4e}, {"ipv6", v6e}};
+    tcp.warnings.emplace_back("ipv4_unreachable", "IPv4 failed (" + v4.summary + "); IPv6 " + st->addr.str() +
+                                                      " works, and carries the rest of this trace");
+    // The route shown is the one the trace goes on with: IPv6's.
+    if (v4.name == "route") add(std::move(st->route));
+    else
+      for (auto& l : layers_)
+        if (l.name == "route") l = std::move(st->route);
+    add(std::move(tcp));
+    return true;
+  }
+
+  // IPv4 connected: what happened to IPv6 meanwhile. Waited for no longer than a second from
+  // its start: a family that has not connected by then is one a happy-eyeballs client gives up.
+  void note_other_family(LayerResult& tcp) {
+    if (!other_) return;
+    auto st = std::move(other_);
+    std::unique_lock lock(st->m);
+    const auto grace = std::min<Millis>(o_.timeout, Millis(1000));
+    const bool done = st->cv.wait_until(lock, st->start + grace, [&] { return st->done; });
+    json::object v6e = done ? family_evidence(st->route, st->tcp, st->ms)
+                            : json::object{{"status", "fail"}, {"cause", "timeout"},
+                                           {"summary", "no answer to the SYN within " + format_duration(grace)}, {"ms", double(grace.count())}};
+    json::object v4e{{"status", "ok"}, {"summary", tcp.summary}, {"ms", std::round(tcp.duration_ms * 100) / 100}};
+    const bool v6_ok = done && st->tcp.status == Status::ok;
+    json::object he{{"ipv4", v4e}, {"ipv6", v6e}};
+    if (!v6_ok) {
+      // The client tries IPv6 first and starts IPv4 when IPv6 has failed or after the delay.
+      const double cost = std::min(v6e["ms"].to_number<double>(), kAttemptDelayMs);
+      he["fallback_ms"] = std::round(cost * 100) / 100;
+      tcp.warnings.emplace_back("ipv6_unreachable", "IPv6 " + st->addr.str() + " fails (" + v6e["summary"].as_string().c_str() +
+                                                        ") while IPv4 works: a happy-eyeballs client falls back to IPv4 after " +
+                                                        std::to_string(int(cost + 0.5)) + "ms");
+    }
+    tcp.evidence["families"] = std::move(he);
   }
 
   static std::string url_of(const Target& t) { return t.wants_http() ? t.scheme + "://" + t.authority() + t.path : t.text; }
@@ -493,6 +611,7 @@ class Trace {
   unsigned last_status_ = 0;
   json::array hops_;                    // -L: the hops before the last, as JSON
   std::vector<std::string> hop_lines_;  // and as human lines
+  std::shared_ptr<OtherFamily> other_;  // the IPv6 attempt beside IPv4 (no -4/-6, both families)
   std::string auth_;  // Proxy-Authorization line when the proxy URL carries credentials
   std::unique_ptr<Capture> capture_;
   std::string capture_note_;  // why --capture was not possible

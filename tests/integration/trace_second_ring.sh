@@ -10,6 +10,8 @@
 #         -L: a redirect loop, a chain longer than --follow=N (http/redirect_loop), a chain
 #         that ends well, and one whose second hop fails in DNS
 #   proxy a 5xx from tinyproxy, edge proxy and Squid read for its reason, in plain words
+#   dual  IPv6 refused or dropped while IPv4 works (warning ipv6_unreachable, and what the
+#         fallback costs), IPv4 dropped while IPv6 works (the trace goes on over IPv6), -4/-6
 #   dns   a UDP answer with TC set from a server that does not serve TCP (dns/truncated); the
 #         same name from a server that does; /etc/hosts overriding DNS (warning hosts_override);
 #         the name the search list made of a short one
@@ -263,6 +265,42 @@ expect_trace - ok 0 -- http://truncated.test:8090/big
 within 3
 evidence 'any(s.get("truncated") and s["rcode"] == "NOERROR" and s["answers"] == ["10.99.2.2"] for s in layer("dns")["evidence"]["servers"])'
 
+# ---- dual stack: without -4/-6 a name with both families is tried the way a happy-eyeballs
+# client does; a family that fails while the other works is a warning, and -4/-6 make that
+# family's failure the verdict. nginx on 8095 serves both families, 8090 only IPv4.
+NGINX_ADDRS="$S [fd99:2::2]" nginx_start "$TS" "$(nginx_status_server 8095 200)"
+curl_fails 7 -6 http://www.test:8090/big
+ip netns exec "$TC" curl -sS -o /dev/null http://www.test:8090/big || fail "curl (happy eyeballs) cannot fetch over IPv4"
+expect_trace - ok 0 -- http://www.test:8090/big
+within 3
+evidence 't["verdict"]["warnings"] == ["ipv6_unreachable"] and layer("tcp")["evidence"]["families"]["ipv6"]["cause"] == "refused"'
+evidence 'layer("tcp")["evidence"]["families"]["fallback_ms"] < 250 and layer("tcp")["evidence"]["target"] == "10.99.2.2:8090"'
+human=$(ip netns exec "$TC" "$EDGE" trace http://www.test:8090/big || true)
+grep -qE "^WARN ipv6_unreachable: IPv6 fd99:2::2 fails .* falls back to IPv4 after [0-9]+ms" <<<"$human" || fail "no WARN line for IPv6: $human"
+pass "human output: WARN ipv6_unreachable"
+# IPv6 dropped silently on the router: the client loses its attempt delay (250 ms).
+nft_in "$TR" 'chain fw { type filter hook forward priority 0; ip6 daddr fd99:2::2 tcp dport 8095 drop; }'
+curl_fails 28 -6 --max-time 2 http://www.test:8095/
+ip netns exec "$TC" curl -sS -o /dev/null http://www.test:8095/ || fail "curl (happy eyeballs) cannot fall back to IPv4"
+expect_trace - ok 0 -- http://www.test:8095/
+within 3
+evidence 't["verdict"]["warnings"] == ["ipv6_unreachable"] and layer("tcp")["evidence"]["families"]["ipv6"]["cause"] == "timeout"'
+evidence 'layer("tcp")["evidence"]["families"]["fallback_ms"] == 250'
+expect_trace tcp timeout 46 -- -6 --timeout 1s http://www.test:8095/
+within 1.5
+nft_clear "$TR"
+# IPv4 dropped, IPv6 works: the trace goes on over IPv6 once IPv4 has had its --timeout.
+nft_in "$TR" 'chain fw { type filter hook forward priority 0; ip daddr 10.99.2.2 tcp dport 8095 drop; }'
+curl_fails 28 -4 --max-time 2 http://www.test:8095/
+expect_trace - ok 0 -- --timeout 1s http://www.test:8095/
+within 1.5
+evidence 't["verdict"]["warnings"] == ["ipv4_unreachable"] and layer("tcp")["evidence"]["target"] == "[fd99:2::2]:8095"'
+evidence 'layer("route")["evidence"]["destination"] == "fd99:2::2" and layer("http")["evidence"]["response"]["status"] == 200'
+evidence 'layer("tcp")["evidence"]["families"]["ipv4"]["cause"] == "timeout"'
+expect_trace tcp timeout 46 -- -4 --timeout 1s http://www.test:8095/
+within 1.5
+nft_clear "$TR"
+
 # ---- dns evidence: where the answer came from. /etc/hosts disagreeing with the nameservers is
 # a warning (hosts_override), not a failure; the search list's name is reported.
 netns_etc "$TC" hosts <<<$'127.0.0.1 localhost\n10.99.2.53 www.test'
@@ -281,7 +319,7 @@ evidence 't["verdict"]["warnings"] == [] and layer("dns")["evidence"]["system"][
 netns_etc "$TC" hosts <<<'127.0.0.1 localhost'
 resolv_for_client /dev/stdin <<<$'nameserver 10.99.2.53\nsearch corp.test\noptions ndots:1 timeout:1 attempts:1'
 ip netns exec "$TC" getent ahostsv4 api >/dev/null || fail "getent cannot resolve api through the search list"
-expect_trace - ok 0 -- http://api:8090/big
+expect_trace - ok 0 -- http://api:8095/
 within 3
 evidence 'layer("dns")["evidence"]["system"]["name"] == "api.corp.test" and "resolved as api.corp.test" in layer("dns")["summary"]'
 evidence 'layer("dns")["evidence"]["system"]["source"] == "dns" and t["verdict"]["warnings"] == []'
