@@ -35,7 +35,7 @@ void add_trace(CLI::App& app, Runner& runner) {
   t->add_flag("-4", f->v4, "Follow the IPv4 address");
   t->add_flag("-6", f->v6, "Follow the IPv6 address");
   t->add_option("--timeout", f->timeout, "Time allowed per layer, 10ms-10m, e.g. 1.5s (default 3s; 0 is refused: every layer has a deadline)")->type_name("DUR");
-  t->add_option("--proxy", f->proxy, "Use this proxy (http://HOST:PORT, socks5h://HOST:PORT), or 'none'; default: the proxy environment variables")->type_name("URL");
+  t->add_option("--proxy", f->proxy, "Use this proxy (http://HOST:PORT, https://HOST:PORT, socks5h://HOST:PORT), or 'none'; default: the proxy environment variables")->type_name("URL");
   t->add_option("--cacert", f->cacert, "Trust this CA bundle instead of the system store")->type_name("FILE");
   t->add_option("--cert", f->cert, "Send this client certificate (PEM, chain allowed) when the server asks for one; needs --key")->type_name("FILE");
   t->add_option("--key", f->key, "The private key (PEM) of --cert")->type_name("FILE");

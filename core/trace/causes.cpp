@@ -37,6 +37,7 @@ const std::vector<CauseInfo>& all_causes() {
       {"proxy", "proxy_auth_required", 53, "the proxy wants credentials (407)"},
       {"proxy", "proxy_upstream_error", 54, "the proxy could not reach the target (5xx from the proxy)"},
       {"proxy", "proxy_protocol_error", 55, "the proxy answered something that is not a valid proxy response"},
+      {"proxy", "proxy_tls_error", 56, "TLS to an https:// proxy failed (its certificate, or the handshake): the evidence names the tls cause"},
       {"tls", "client_cert_required", 60, "the server wants a client certificate (--cert/--key) and none was sent"},
       {"tls", "cert_expired", 61, "the certificate has expired"},
       {"tls", "cert_not_yet_valid", 62, "the certificate is not valid yet"},

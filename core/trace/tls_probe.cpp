@@ -159,7 +159,14 @@ LayerResult probe_tls(Stream& stream, const TlsOptions& o, Millis timeout) {
   Collected collected;
   SSL_set_ex_data(ssl, collected_index(), &collected);
   SSL_set_msg_callback(ssl, on_message);
-  SSL_set_fd(ssl, stream.fd());
+  if (SSL* outer = stream.tls()) {
+    // Inside TLS to an https:// proxy: this session's records travel in the outer session's.
+    BIO* through = BIO_new(BIO_f_ssl());
+    BIO_set_ssl(through, outer, BIO_NOCLOSE);
+    SSL_set_bio(ssl, through, through);
+  } else {
+    SSL_set_fd(ssl, stream.fd());
+  }
   if (!o.host_is_ip) {
     SSL_set_tlsext_host_name(ssl, o.host.c_str());
     SSL_set1_host(ssl, o.host.c_str());

@@ -349,10 +349,12 @@ class Trace {
     } else {
       add(skipped("tcp", "a proxy applies: the connection goes to the proxy (next layer)"));
       const bool socks5 = proxy->scheme == "socks5" || proxy->scheme == "socks5h";
-      if (proxy->scheme != "http" && !socks5) {
+      const bool https_proxy = proxy->scheme == "https";
+      if (proxy->scheme != "http" && !https_proxy && !socks5) {
         LayerResult p;
         p.name = "proxy";
-        add(fail(std::move(p), "proxy_protocol_error", proxy->scheme + ":// proxies are not supported by edge trace yet (http://, socks5://, socks5h://)"));
+        add(fail(std::move(p), "proxy_protocol_error",
+                 proxy->scheme + ":// proxies are not supported by edge trace yet (http://, https://, socks5://, socks5h://)"));
         return;
       }
       LayerResult p = probe_tcp("proxy", *addr, proxy->port, &route, o_.timeout, stream);
@@ -364,6 +366,24 @@ class Trace {
         add(std::move(p));
         return;
       }
+      if (https_proxy) {
+        // TLS to the proxy itself, checked like the target's (--cacert serves both): a failure
+        // here is the proxy's, with the tls cause in the evidence.
+        TlsOptions to = tls_options();
+        to.host = proxy->host;
+        to.host_is_ip = address_literal(proxy->host).has_value();
+        to.alpn_http = false;
+        to.cert.clear();
+        to.key.clear();
+        LayerResult pt = probe_tls(*stream, to, o_.timeout);
+        p.duration_ms += pt.duration_ms;
+        p.evidence["tls"] = pt.evidence;
+        if (pt.status == Status::fail) {
+          p.evidence["tls_cause"] = pt.cause;
+          add(fail(std::move(p), "proxy_tls_error", "TLS to the proxy " + proxy->host + ":" + std::to_string(proxy->port) + " failed: " + pt.summary));
+          return;
+        }
+      }
       if (socks5) {
         // Every target goes through the SOCKS5 tunnel; HTTP then speaks origin-form in it.
         if (!add(probe_socks5(std::move(p), *stream, t.host, t.port, proxy->user, proxy->password, o_.timeout))) return;
@@ -372,7 +392,7 @@ class Trace {
         const std::string authority = (t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host) + ":" + std::to_string(t.port);
         if (!add(probe_connect(std::move(p), *stream, authority, auth_, o_.timeout))) return;
       } else {
-        p.summary = "connected to the proxy; it forwards the request (absolute-form)";
+        p.summary = std::string("connected to the proxy") + (https_proxy ? " over TLS" : "") + "; it forwards the request (absolute-form)";
         add(std::move(p));
       }
     }
@@ -389,7 +409,7 @@ class Trace {
       add(skipped("http", t.scheme == "tls" ? "tls:// target: no HTTP" : "tcp target: no HTTP"));
       return;
     }
-    const bool absolute = proxy && proxy->scheme == "http" && !t.wants_tls();
+    const bool absolute = proxy && (proxy->scheme == "http" || proxy->scheme == "https") && !t.wants_tls();
     const std::string path = absolute ? t.scheme + "://" + t.authority() + t.path : t.path;
     ResponseHead head;
     LayerResult h = probe_http(*stream, t.authority(), path, o_.timeout, head, absolute ? auth_ : std::string());

@@ -9,7 +9,8 @@
 #         chunk (http/truncated_body), whole bodies from nginx and over TLS, --max-body
 #         -L: a redirect loop, a chain longer than --follow=N (http/redirect_loop), a chain
 #         that ends well, and one whose second hop fails in DNS
-#   proxy a 5xx from tinyproxy, edge proxy and Squid read for its reason, in plain words
+#   proxy a 5xx from tinyproxy, edge proxy and Squid read for its reason, in plain words;
+#         https:// proxies (TLS to the proxy, checked; its failure is proxy/proxy_tls_error)
 #   dual  IPv6 refused or dropped while IPv4 works (warning ipv6_unreachable, and what the
 #         fallback costs), IPv4 dropped while IPv6 works (the trace goes on over IPv6), -4/-6
 #   dns   a UDP answer with TC set from a server that does not serve TCP (dns/truncated); the
@@ -197,7 +198,7 @@ pass "human output lists each redirect hop"
 # ---- proxy 5xx in plain words: tinyproxy, edge proxy and Squid in r, asked for a port where
 # nothing listens (8999), and edge proxy for a name that does not exist.
 resolv_for "$TR"
-tinyproxy_start "$TR" 10.99.1.1 3128
+tinyproxy_start "$TR" 10.99.1.1 3128 "ConnectPort 8493"
 bg "$TR" "$EDGE" proxy --listen 10.99.1.1:3140 --allow-src 10.99.1.0/24 --allow-dst 10.99.0.0/16 --threads 1
 squid_dir=$(tmpfile squid); mkdir -p "$squid_dir"; chmod 777 "$squid_dir"
 cat >"$squid_dir/squid.conf" <<CONF
@@ -244,6 +245,30 @@ proxy_case http://10.99.1.1:3150 http://www.test:8999/ "X-Squid-Error: ERR_CONNE
   "the proxy could not connect to www.test:8999 (Squid ERR_CONNECT_FAIL)"
 expect_trace - ok 0 -- --proxy http://10.99.1.1:3150 http://10.99.2.2:8090/big
 evidence '"reason" not in layer("proxy")["evidence"]'
+
+# ---- https:// proxies: socat terminating TLS in front of tinyproxy, with a good certificate
+# (3443) and an expired one (3444); edge proxy spoken to as https:// is not TLS.
+for v in 3443:proxy 3444:expired; do
+  IFS=: read -r port cert <<<"$v"
+  bg "$TR" socat "OPENSSL-LISTEN:$port,bind=10.99.1.1,reuseaddr,fork,verify=0,cert=$CERTS/$cert.pem,key=$CERTS/$cert.key" TCP:10.99.1.1:3128
+  wait_for 10 tcp_listening "$TR" "$port" || fail "socat did not start on $port"
+done
+ip netns exec "$TC" curl -sS -o /dev/null --proxy https://10.99.1.1:3443 --proxy-cacert "$CA" --cacert "$CA" https://www.test:8493/big \
+  || fail "curl cannot go through the https:// proxy"
+curl_fails 60 --proxy https://10.99.1.1:3444 --proxy-cacert "$CA" --cacert "$CA" https://www.test:8493/big
+curl_fails 35 --proxy https://10.99.1.1:3140 --proxy-cacert "$CA" --cacert "$CA" https://www.test:8493/big
+expect_trace - ok 0 -- --proxy https://10.99.1.1:3443 --cacert "$CA" https://www.test:8493/big
+within 3
+evidence '"proxy.test" in layer("proxy")["evidence"]["tls"]["certificate"]["subject"] and layer("proxy")["evidence"]["response"]["status"] == 200'
+evidence 'layer("tls")["status"] == "ok" and layer("http")["evidence"]["response"]["status"] == 200'
+expect_trace - ok 0 -- --proxy https://10.99.1.1:3443 --cacert "$CA" --body http://www.test:8090/big
+evidence '"over TLS" in layer("proxy")["summary"] and layer("http")["evidence"]["body"]["bytes"] == 300000'
+expect_trace proxy proxy_tls_error 56 -- --proxy https://10.99.1.1:3444 --cacert "$CA" https://www.test:8493/big
+within 3
+evidence 'layer("proxy")["evidence"]["tls_cause"] == "cert_expired" and "TLS to the proxy 10.99.1.1:3444 failed: certificate expired" in t["verdict"]["summary"]'
+expect_trace proxy proxy_tls_error 56 -- --proxy https://10.99.1.1:3140 --cacert "$CA" https://www.test:8493/big
+within 3
+evidence 'layer("proxy")["evidence"]["tls_cause"] == "protocol_mismatch"'
 
 # ---- dns/truncated: dns_server.py on 10.99.2.54 serves UDP only; truncated.* answers TC.
 ip -n "$TS" addr add 10.99.2.54/24 dev s0

@@ -13,6 +13,8 @@
 # and client certificates for servers that ask for one:
 #   client      CN "edge test client", signed by the root CA, extendedKeyUsage clientAuth
 #   rogue       CN "rogue client", self-signed: a client certificate no server here trusts
+# and for an https:// proxy on the router:
+#   proxy       signed by the intermediate, SAN DNS:proxy.test, IP:10.99.1.1 (proxy.pem: chain)
 # Back-dated and future dates need `openssl ca -startdate/-enddate` (OpenSSL 3.0's `req -x509`
 # and `x509 -req` cannot set them). Ends by verifying every certificate and printing what
 # OpenSSL says; exits non-zero when a certificate does not fail (or pass) as intended.
@@ -80,6 +82,14 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 subjectAltName = DNS:other.test
 
+[ leaf_proxy ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+subjectAltName = DNS:proxy.test, IP:10.99.1.1
+
 [ leaf_client ]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
@@ -128,6 +138,7 @@ cp good.pem good-chain.pem
 leaf expired leaf_www www.test 20200101000000Z 20200201000000Z
 leaf notyet leaf_www www.test 20400101000000Z 20410101000000Z
 leaf wrongname leaf_other other.test
+leaf proxy leaf_proxy proxy.test
 
 newkey selfsigned.key
 openssl req -config "$cnf" -new -x509 -key selfsigned.key -subj "/CN=www.test" -days 825 \
