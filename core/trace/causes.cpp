@@ -23,6 +23,7 @@ const std::vector<CauseInfo>& all_causes() {
       {"route", "prohibit_route", 33, "a 'prohibit' route covers the address"},
       {"route", "blackhole_route", 34, "a 'blackhole' route covers the address"},
       {"route", "gateway_unreachable", 35, "the next hop does not answer ARP/neighbour discovery"},
+      {"tcp", "nat_exhausted", 40, "this host's NAT has no free tuple for the flow: the SYN died as conntrack's insert_failed rose"},
       {"tcp", "refused", 41, "the target answered the SYN with a reset (port closed)"},
       {"tcp", "port_unreachable", 42, "an ICMP port-unreachable came back (a firewall 'reject')"},
       {"tcp", "admin_prohibited", 43, "an ICMP administratively-prohibited came back (a firewall)"},

@@ -74,6 +74,9 @@ std::string_view from_errno(int err) {
 
 std::string_view classify_tcp(const TcpObservation& o) {
   if (o.timed_out) {
+    // NAT found no free tuple: the entry cannot be inserted and the SYN dies before it leaves
+    // (so it also looks like a local drop).
+    if (o.conntrack_insert_failed && *o.conntrack_insert_failed > 0) return "nat_exhausted";
     if (o.conntrack_drops && *o.conntrack_drops > 0) return "conntrack_full";
     if (o.syn_left && !*o.syn_left) return "local_drop";
     return "timeout";

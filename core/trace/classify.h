@@ -32,6 +32,7 @@ struct TcpObservation {
   std::optional<IcmpError> icmp;            // from the error queue
   std::optional<bool> syn_left;             // seen on the egress interface (pcap); nullopt = not checked
   std::optional<uint64_t> conntrack_drops;  // rise of this host's conntrack drop counter during the probe
+  std::optional<uint64_t> conntrack_insert_failed;  // rise of its insert_failed counter (a NAT tuple clash)
 };
 std::string_view classify_tcp(const TcpObservation& o);
 

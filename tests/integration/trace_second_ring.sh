@@ -13,6 +13,7 @@
 #         https:// proxies (TLS to the proxy, checked; its failure is proxy/proxy_tls_error)
 #   dual  IPv6 refused or dropped while IPv4 works (warning ipv6_unreachable, and what the
 #         fallback costs), IPv4 dropped while IPv6 works (the trace goes on over IPv6), -4/-6
+#   tcp   a SNAT to one source port that one connection holds (tcp/nat_exhausted)
 #   dns   a UDP answer with TC set from a server that does not serve TCP (dns/truncated); the
 #         same name from a server that does; /etc/hosts overriding DNS (warning hosts_override);
 #         the name the search list made of a short one
@@ -325,6 +326,19 @@ evidence 'layer("tcp")["evidence"]["families"]["ipv4"]["cause"] == "timeout"'
 expect_trace tcp timeout 46 -- -4 --timeout 1s http://www.test:8095/
 within 1.5
 nft_clear "$TR"
+
+# ---- tcp/nat_exhausted: this host SNATs 10.99.2.2:8095 to one source port, and one
+# connection holds it; the next SYN gets no tuple (conntrack insert_failed) and dies here.
+nft_in "$TC" 'chain post { type nat hook postrouting priority srcnat; ip daddr 10.99.2.2 tcp dport 8095 snat ip to 10.99.1.2:40000; }'
+bg "$TC" python3 -c 'import socket, time; s = socket.create_connection(("10.99.2.2", 8095)); print("held", s.getsockname(), flush=True); time.sleep(120)'
+wait_for 10 grep -q held "$BG_LOG" || fail "the connection holding the NAT tuple did not open: $(cat "$BG_LOG")"
+[ -n "$(ip netns exec "$TS" ss -Htn "src 10.99.2.2:8095 dst 10.99.1.2:40000")" ] || fail "the held connection is not SNATed to port 40000"
+curl_fails 28 --max-time 2 http://10.99.2.2:8095/
+expect_trace tcp nat_exhausted 40 -- --timeout 1s http://10.99.2.2:8095/
+within 1.5
+evidence 'layer("tcp")["evidence"]["conntrack_insert_failed_during_probe"] > 0 and "no free tuple" in t["verdict"]["summary"]'
+nft_clear "$TC"
+expect_trace - ok 0 -- http://10.99.2.2:8095/
 
 # ---- dns evidence: where the answer came from. /etc/hosts disagreeing with the nameservers is
 # a warning (hosts_override), not a failure; the search list's name is reported.

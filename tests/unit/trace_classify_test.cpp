@@ -62,6 +62,12 @@ TEST_CASE("tcp: silence is a timeout, a local drop, or a full conntrack table") 
   CHECK(classify_tcp(o) == "conntrack_full");
   o.conntrack_drops = 0;
   CHECK(classify_tcp(o) == "local_drop");
+  o.conntrack_insert_failed = 0;
+  CHECK(classify_tcp(o) == "local_drop");
+  o.conntrack_insert_failed = 3;  // a NAT tuple clash: the SYN dies before it leaves too
+  CHECK(classify_tcp(o) == "nat_exhausted");
+  o.conntrack_drops = 1;
+  CHECK(classify_tcp(o) == "nat_exhausted");
 }
 
 TEST_CASE("tcp: success and unknown errors") {
