@@ -40,6 +40,7 @@ within() {
   local limit_ms
   limit_ms=$(python3 -c 'import sys; print(int(float(sys.argv[1]) * 1000))' "$1")
   [ "$TRACE_MS" -le "$limit_ms" ] || fail "the verdict took ${TRACE_MS}ms, more than $1 s"
+  pass "  verdict after ${TRACE_MS}ms (limit $1 s)"
 }
 
 # evidence PYTHON_EXPR: evaluates EXPR over the last trace's JSON (bound to t; layer(name)
