@@ -7,14 +7,14 @@ _edge_filter_flags='-p --proto -s --src -d --dst --sport --dport --state --mark 
 _edge_list_flags='--sort --reverse --limit --backend --origin'
 _edge_stats_flags='--warn --top'
 _edge_watch_flags='--event --count --timeout --buffer'
-_edge_trace_flags='-4 -6 --timeout --proxy --cacert --netns --json --hops --mtu --capture -h --help'
+_edge_trace_flags='-4 -6 --timeout --proxy --cacert --cert --key --netns --body --max-body -L --follow --json --hops --mtu --capture -h --help'
 _edge_rproxy_flags='--listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log --log-format --metrics -H --header --response-header --health --health-interval --tls-cert --tls-key --tls-auto --upstream-tls --upstream-ca --upstream-insecure -h --help'
 _edge_proxy_flags='--listen --no-socks --allow-src --auth --auth-file --open --allow-domain --allow-dst --deny-domain --deny-dst --connect-ports --http-ports --parent --no-parent-for --threads --connect-timeout --header-timeout --response-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --access-log --log-format --metrics -h --help'
 _edge_nat_flags='--engine --dry-run --persist --json --interval --netns --udp-timeout --max-flows --connect-timeout -h --help'
 _edge_snat_flags='--out --src --to-source -4 -6'
 _edge_dnat_flags='-p --proto --port --to --in --dst --hairpin --listen --to-source -4 -6'
 # Flags that take a value (the next word, or after '=').
-_edge_value_flags=' -p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --sort --limit --backend --origin --warn --top --event --count --timeout --buffer --proxy --cacert --capture --listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log --log-format --metrics -H --header --response-header --health --health-interval --tls-cert --tls-key --upstream-ca --allow-src --auth --auth-file --allow-domain --allow-dst --deny-domain --deny-dst --connect-ports --http-ports --response-timeout --parent --no-parent-for --engine --interval --udp-timeout --max-flows --out --to-source --port --in '
+_edge_value_flags=' -p --proto -s --src -d --dst --sport --dport --state --mark --nat --family --netns --sort --limit --backend --origin --warn --top --event --count --timeout --buffer --proxy --cacert --cert --key --max-body --capture --listen --to --mode --lb --threads --connect-timeout --header-timeout --backend-timeout --idle-timeout --keepalive-timeout --keepalive --max-conns --drain --trust-proxy --access-log --log-format --metrics -H --header --response-header --health --health-interval --tls-cert --tls-key --upstream-ca --allow-src --auth --auth-file --allow-domain --allow-dst --deny-domain --deny-dst --connect-ports --http-ports --response-timeout --parent --no-parent-for --engine --interval --udp-timeout --max-flows --out --to-source --port --in '
 
 # Puts $1 in front of every candidate (for "--flag=value" typed as one word).
 _edge_prefix() {
@@ -118,7 +118,7 @@ _edge() {
                 COMPREPLY=($(compgen -W 'combined json' -- "$cur"))
             fi
             _edge_prefix "$pre"; return ;;
-        --cacert | --capture | --access-log | --tls-cert | --tls-key | --upstream-ca | --auth-file)
+        --cacert | --cert | --key | --capture | --access-log | --tls-cert | --tls-key | --upstream-ca | --auth-file)
             # --access-log also takes '-' (standard output), typed by hand.
             compopt -o filenames 2>/dev/null
             COMPREPLY=($(compgen -f -- "$cur"))

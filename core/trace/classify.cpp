@@ -16,6 +16,8 @@ std::string_view classify_dns(const DnsObservation& o) {
   if (saw(3)) return "nxdomain";
   if (saw(2)) return "servfail";
   if (saw(5)) return "refused";
+  // The answer exists but did not fit in UDP, and TCP could not carry it.
+  if (o.truncated_tcp_failed) return "truncated";
   if (!o.rcodes.empty() && std::all_of(o.rcodes.begin(), o.rcodes.end(), [](int r) { return r == 0; })) return "nodata";
   if (o.any_server_timed_out || o.rcodes.empty()) return "timeout";
   return "dns_error";
@@ -72,6 +74,9 @@ std::string_view from_errno(int err) {
 
 std::string_view classify_tcp(const TcpObservation& o) {
   if (o.timed_out) {
+    // NAT found no free tuple: the entry cannot be inserted and the SYN dies before it leaves
+    // (so it also looks like a local drop).
+    if (o.conntrack_insert_failed && *o.conntrack_insert_failed > 0) return "nat_exhausted";
     if (o.conntrack_drops && *o.conntrack_drops > 0) return "conntrack_full";
     if (o.syn_left && !*o.syn_left) return "local_drop";
     return "timeout";
@@ -86,7 +91,15 @@ std::string_view classify_tcp(const TcpObservation& o) {
 std::string_view classify_tls(const TlsObservation& o) {
   if (o.not_tls) return "protocol_mismatch";
   if (o.timed_out) return "timeout";
-  if (o.handshake_failed && o.verify_errors.empty()) return "handshake_failure";
+  if (o.handshake_failed && o.verify_errors.empty()) {
+    // certificate_required (116) is TLS 1.3's word for it; a TLS 1.2 server says
+    // handshake_failure (40) or just hangs up after its CertificateRequest went unanswered.
+    if (o.alert == 116 || (o.cert_requested && !o.cert_sent)) return "client_cert_required";
+    // A reset or a close with no alert: a middlebox filtering on SNI, or a server dropping
+    // clients; an alert is the peer's own refusal and stays handshake_failure.
+    if (o.reset && o.alert < 0) return "reset";
+    return "handshake_failure";
+  }
   auto has = [&](std::initializer_list<int> codes) {
     return std::any_of(o.verify_errors.begin(), o.verify_errors.end(),
                        [&](int e) { return std::find(codes.begin(), codes.end(), e) != codes.end(); });
@@ -107,6 +120,20 @@ std::string_view classify_http_status(unsigned status) {
   if (status == 503) return "service_unavailable";
   if (status == 504) return "gateway_timeout";
   if (status >= 400) return "http_error";
+  return "";
+}
+
+std::string_view classify_body(const BodyObservation& o) {
+  if (o.complete) return "";
+  if (o.truncated) return "truncated_body";
+  if (o.stalled) return "timeout";
+  return "protocol_error";  // the framing itself is broken (a bad chunk size)
+}
+
+std::string_view classify_redirect(const std::vector<std::string>& seen, const std::string& next, int max) {
+  if (std::find(seen.begin(), seen.end(), next) != seen.end()) return "redirect_loop";
+  // seen.size() - 1 redirects were followed already; this one would be the seen.size()th.
+  if (int(seen.size()) > max) return "redirect_loop";
   return "";
 }
 

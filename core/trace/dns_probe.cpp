@@ -1,7 +1,8 @@
 // getaddrinfo on its own thread (it has no deadline of its own) raced against the layer
 // timeout, while c-ares asks each nameserver of resolv.conf directly, one channel per server,
 // with ARES_FLAG_NOCHECKRESP so SERVFAIL and REFUSED come back as answers instead of being
-// retried away.
+// retried away, and ARES_FLAG_IGNTC so a truncated UDP answer is seen as such: the retry over
+// TCP to the same server is then made by hand and reported on its own.
 #include "core/trace/dns_probe.h"
 
 #include <ares.h>
@@ -11,7 +12,11 @@
 
 #include <boost/json/array.hpp>
 #include <algorithm>
+#include <cctype>
+#include <fstream>
 #include <functional>
+#include <iterator>
+#include <sstream>
 #include <future>
 #include <memory>
 #include <thread>
@@ -25,6 +30,7 @@ namespace {
 struct GaiResult {
   int error = 0;
   std::vector<IpAddr> addrs;
+  std::string canonical;  // the name that answered: after the search list, or /etc/hosts' first name
 };
 
 // Runs getaddrinfo without letting it hold the trace past its deadline: the thread is detached
@@ -37,8 +43,10 @@ std::optional<GaiResult> getaddrinfo_with_deadline(const std::string& host, Mill
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_CANONNAME;
     addrinfo* res = nullptr;
     r.error = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+    if (res && res->ai_canonname) r.canonical = res->ai_canonname;
     for (addrinfo* a = res; a; a = a->ai_next) {
       if (a->ai_family == AF_INET)
         r.addrs.push_back(IpAddr::from_bytes(Family::v4, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr));
@@ -66,6 +74,7 @@ const char* rcode_name(int rcode) {
 
 struct Query {
   std::string server;
+  std::string name;
   int type = 0;  // 1 = A, 28 = AAAA
   bool done = false, timed_out = false;
   int rcode = -1;
@@ -73,10 +82,18 @@ struct Query {
   std::string error;
   std::chrono::steady_clock::time_point start;
   double ms = 0;
+  bool truncated = false;           // the UDP answer had TC set; what follows is the TCP retry's
+  ares_channel tcp = nullptr;       // the channel for that retry (same server, ARES_FLAG_USEVC)
 };
 
 void on_answer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
   auto* q = static_cast<Query*>(arg);
+  if (!q->truncated && abuf && alen >= 12 && (abuf[2] & 0x02) && q->tcp) {
+    // TC: the answer did not fit in UDP. Ask the same server over TCP, as a resolver would.
+    q->truncated = true;
+    ares_query(q->tcp, q->name.c_str(), 1 /* IN */, q->type, on_answer, q);
+    return;
+  }
   q->done = true;
   q->ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - q->start).count();
   if (status == ARES_ETIMEOUT) {
@@ -122,7 +139,9 @@ std::vector<std::unique_ptr<Query>> query_servers(const std::string& host, Milli
   // resolv.conf's own timeout and attempts stay in force (they are what the system resolver
   // waits); the layer's deadline below cuts everything off in any case.
   ares_options opts{};
-  opts.flags = ARES_FLAG_NOCHECKRESP;
+  opts.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_IGNTC;
+  ares_options tcp_opts{};
+  tcp_opts.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_USEVC;
   const int mask = ARES_OPT_FLAGS;
   Channel probe;
   if (int r = ares_init_options(&probe.ch, &opts, mask); r != ARES_SUCCESS) {
@@ -136,19 +155,24 @@ std::vector<std::unique_ptr<Query>> query_servers(const std::string& host, Milli
     char text[INET6_ADDRSTRLEN] = "";
     inet_ntop(s->family, &s->addr, text, sizeof text);
     auto c = std::make_unique<Channel>();
-    if (ares_init_options(&c->ch, &opts, mask) != ARES_SUCCESS) continue;
+    auto tcp = std::make_unique<Channel>();
+    if (ares_init_options(&c->ch, &opts, mask) != ARES_SUCCESS || ares_init_options(&tcp->ch, &tcp_opts, mask) != ARES_SUCCESS) continue;
     ares_addr_port_node one = *s;
     one.next = nullptr;
     ares_set_servers_ports(c->ch, &one);
+    ares_set_servers_ports(tcp->ch, &one);
     for (int type : {1, 28}) {
       auto q = std::make_unique<Query>();
       q->server = text;
+      q->name = host;
       q->type = type;
+      q->tcp = tcp->ch;
       q->start = std::chrono::steady_clock::now();
       ares_query(c->ch, host.c_str(), 1 /* IN */, type, on_answer, q.get());
       queries.push_back(std::move(q));
     }
     channels.push_back(std::move(c));
+    channels.push_back(std::move(tcp));
   }
   if (servers) ares_free_data(servers);
 
@@ -168,8 +192,10 @@ std::vector<std::unique_ptr<Query>> query_servers(const std::string& host, Milli
     select(nfds, &r, &w, nullptr, &tv);
     for (auto& c : channels) ares_process(c->ch, &r, &w);
   }
-  for (auto& q : queries)
+  for (auto& q : queries) {
     if (!q->done) q->timed_out = true;
+    q->tcp = nullptr;  // the channels go now: their callbacks (ARES_EDESTRUCTION) must not retry
+  }
   return queries;  // channels (and their pending queries) are destroyed here
 }
 
@@ -179,7 +205,40 @@ json::array addr_list(const std::vector<IpAddr>& v) {
   return a;
 }
 
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (!out.empty() && out.back() == '.') out.pop_back();
+  return out;
+}
+
+std::string read_file(const char* path) {
+  std::ifstream f(path);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
 }  // namespace
+
+std::vector<IpAddr> hosts_addresses(std::string_view hosts, std::string_view name) {
+  std::vector<IpAddr> out;
+  const std::string want = lower(name);
+  std::istringstream in{std::string(hosts)};
+  std::string line;
+  while (std::getline(in, line)) {
+    line = line.substr(0, line.find('#'));
+    std::istringstream words(line);
+    std::string addr, n;
+    if (!(words >> addr)) continue;
+    auto a = IpAddr::parse(addr);
+    if (!a) continue;
+    while (words >> n)
+      if (lower(n) == want) {
+        if (std::find(out.begin(), out.end(), *a) == out.end()) out.push_back(*a);
+        break;
+      }
+  }
+  return out;
+}
 
 LayerResult probe_dns(const std::string& host, std::optional<Family> only, Millis timeout, DnsAnswer& out) {
   LayerClock clock;
@@ -212,6 +271,12 @@ LayerResult probe_dns(const std::string& host, std::optional<Family> only, Milli
   }
   system["ipv4"] = addr_list(out.v4);
   system["ipv6"] = addr_list(out.v6);
+  // The name getaddrinfo settled on: `api` may have become `api.corp.example` by the search list.
+  if (gai && !gai->canonical.empty() && lower(gai->canonical) != lower(host)) system["name"] = gai->canonical;
+  // Where the answer came from: /etc/hosts wins over DNS when nsswitch says "files dns".
+  const std::vector<IpAddr> in_hosts = hosts_addresses(read_file("/etc/hosts"), host);
+  system["source"] = in_hosts.empty() ? "dns" : "/etc/hosts";
+  if (!in_hosts.empty()) system["hosts"] = addr_list(in_hosts);
   r.evidence["system"] = std::move(system);
 
   json::array servers;
@@ -219,6 +284,13 @@ LayerResult probe_dns(const std::string& host, std::optional<Family> only, Milli
     json::object s;
     s["server"] = q->server;
     s["type"] = q->type == 1 ? "A" : "AAAA";
+    const bool wanted = !only || (*only == Family::v4) == (q->type == 1);
+    if (q->truncated) {
+      // What follows describes the TCP retry; the UDP answer only said "truncated".
+      s["truncated"] = true;
+      s["retry"] = "tcp";
+      if (wanted && q->rcode < 0) obs.truncated_tcp_failed = true;
+    }
     if (q->timed_out) {
       s["rcode"] = nullptr;
       s["error"] = "timeout";
@@ -228,7 +300,6 @@ LayerResult probe_dns(const std::string& host, std::optional<Family> only, Milli
       s["answers"] = addr_list(q->answers);
       s["ms"] = std::round(q->ms * 100) / 100;
       // The rcode that explains a failure is the one for the family the trace follows.
-      const bool wanted = !only || (*only == Family::v4) == (q->type == 1);
       if (wanted) obs.rcodes.push_back(q->rcode);
     } else {
       s["error"] = q->error;
@@ -238,28 +309,63 @@ LayerResult probe_dns(const std::string& host, std::optional<Family> only, Milli
   r.evidence["servers"] = std::move(servers);
   if (!setup_error.empty()) r.evidence["direct_query_error"] = setup_error;
 
+  // /etc/hosts and the nameservers disagree: what this host uses is not what DNS says (a
+  // forgotten test entry, a migration half done).
+  if (!in_hosts.empty()) {
+    std::vector<IpAddr> from_dns;
+    std::string dns_server;
+    for (auto& q : queries)
+      for (auto& a : q->answers) {
+        const bool same_family = std::any_of(in_hosts.begin(), in_hosts.end(), [&](const IpAddr& h) { return h.family() == a.family(); });
+        if (same_family && std::find(from_dns.begin(), from_dns.end(), a) == from_dns.end()) {
+          from_dns.push_back(a);
+          dns_server = q->server;
+        }
+      }
+    const bool overlap = std::any_of(from_dns.begin(), from_dns.end(),
+                                     [&](const IpAddr& a) { return std::find(in_hosts.begin(), in_hosts.end(), a) != in_hosts.end(); });
+    if (!from_dns.empty() && !overlap) {
+      std::string h, d;
+      for (auto& a : in_hosts) h += (h.empty() ? "" : ", ") + a.str();
+      for (auto& a : from_dns) d += (d.empty() ? "" : ", ") + a.str();
+      r.warnings.emplace_back("hosts_override", "/etc/hosts says " + host + " is " + h + ", but the nameserver " + dns_server + " says " + d +
+                                                    ": this host does not use what DNS says");
+    }
+  }
+
   if (obs.gai_error == 0 && only) obs.family_missing = (*only == Family::v4 ? out.v4 : out.v6).empty();
   if (obs.gai_error == 0 && !only) obs.family_missing = out.v4.empty() && out.v6.empty();
   r.duration_ms = clock.elapsed_ms();
   const std::string_view cause = classify_dns(obs);
   if (cause.empty()) {
     r.status = Status::ok;
-    r.summary = host + ":";
+    r.summary = host;
+    if (gai && !gai->canonical.empty() && lower(gai->canonical) != lower(host)) r.summary += " (resolved as " + gai->canonical + ")";
+    r.summary += ":";
     if (!out.v4.empty()) r.summary += " A " + out.v4.front().str() + (out.v4.size() > 1 ? " (+" + std::to_string(out.v4.size() - 1) + ")" : "");
     else r.summary += " no A";
     if (!out.v6.empty()) r.summary += ", AAAA " + out.v6.front().str() + (out.v6.size() > 1 ? " (+" + std::to_string(out.v6.size() - 1) + ")" : "");
     else r.summary += ", no AAAA";
+    if (!in_hosts.empty()) r.summary += " (from /etc/hosts)";
     return r;
   }
-  std::string who;
-  for (auto& q : queries)
+  std::string who, tcp_error;
+  for (auto& q : queries) {
     if (q->rcode > 0 || q->timed_out) who = q->server;
+    if (q->truncated && q->rcode < 0 && cause == "truncated") {
+      who = q->server;
+      tcp_error = q->timed_out ? "no answer in time" : q->error;
+    }
+  }
   std::string detail;
   if (cause == "nxdomain") detail = host + " does not exist (NXDOMAIN" + (who.empty() ? "" : " from " + who) + ")";
   else if (cause == "servfail") detail = "the resolver failed for " + host + " (SERVFAIL" + (who.empty() ? "" : " from " + who) + ")";
   else if (cause == "refused") detail = "the resolver refused the query for " + host + " (REFUSED" + (who.empty() ? "" : " from " + who) + ")";
   else if (cause == "nodata")
     detail = host + " has no " + (only ? (*only == Family::v4 ? "IPv4 (A)" : "IPv6 (AAAA)") : std::string("address")) + " record";
+  else if (cause == "truncated")
+    detail = "the UDP answer from " + who + " for " + host + " was truncated (TC) and the TCP retry to " + who + " port 53 failed: " + tcp_error +
+             " (is 53/tcp blocked or not served?)";
   else if (cause == "timeout")
     detail = "no nameserver answered for " + host + " within " + format_duration(Millis(int64_t(r.duration_ms))) +
              (who.empty() ? "" : " (asked " + who + ")");

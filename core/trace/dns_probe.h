@@ -4,6 +4,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/base/duration.h"
@@ -15,6 +16,10 @@ namespace edge::trace {
 struct DnsAnswer {
   std::vector<IpAddr> v4, v6;
 };
+
+// The addresses /etc/hosts (its text: `hosts`) gives `name`, in file order (names compared
+// without case, a final dot ignored; comments and malformed lines skipped).
+std::vector<IpAddr> hosts_addresses(std::string_view hosts, std::string_view name);
 
 // prefer: which family the layers below follow (v4 unless -6); only: -4/-6 given.
 LayerResult probe_dns(const std::string& host, std::optional<Family> only, Millis timeout, DnsAnswer& out);

@@ -4,9 +4,11 @@
 
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/optional/optional.hpp>
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "core/trace/classify.h"
 #include "core/version/version.h"
@@ -16,7 +18,79 @@ namespace http = boost::beast::http;
 
 namespace {
 constexpr const char* kReported[] = {"server", "via", "x-cache", "proxy-status", "x-squid-error", "content-type", "location"};
+
+// A Beast body that only counts the decoded bytes.
+struct counting_body {
+  struct value_type {
+    uint64_t n = 0;  // a response without a body never calls the reader
+  };
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>&, value_type& n) : n_(n) {}
+    void init(const boost::optional<std::uint64_t>&, boost::beast::error_code& ec) { ec = {}; }
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, boost::beast::error_code& ec) {
+      ec = {};
+      const std::size_t n = boost::asio::buffer_size(buffers);
+      n_.n += n;
+      return n;
+    }
+    void finish(boost::beast::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& n_;
+  };
+};
+}  // namespace
+
+struct BodyCounter::Parser {
+  http::response_parser<counting_body> p;
+};
+
+BodyCounter::BodyCounter() : p_(std::make_unique<Parser>()) {
+  p_->p.eager(true);
+  p_->p.header_limit(64 * 1024);
+  p_->p.body_limit(std::numeric_limits<std::uint64_t>::max());  // the caller caps what it reads
 }
+BodyCounter::~BodyCounter() = default;
+
+void BodyCounter::feed(std::string_view bytes) {
+  if (state_ != State::reading) return;
+  pending_.append(bytes);
+  while (!pending_.empty() && !p_->p.is_done()) {
+    boost::beast::error_code ec;
+    const size_t used = p_->p.put(boost::asio::buffer(pending_), ec);
+    pending_.erase(0, used);
+    if (ec == http::error::need_more) break;
+    if (ec) {
+      state_ = State::malformed;
+      error_ = ec.message();
+      return;
+    }
+    if (used == 0) break;
+  }
+  if (p_->p.is_done()) state_ = State::complete;
+}
+
+void BodyCounter::eof() {
+  if (state_ != State::reading) return;
+  boost::beast::error_code ec;
+  p_->p.put_eof(ec);
+  if (!ec) {
+    state_ = State::complete;  // a body delimited by the close
+    return;
+  }
+  state_ = ec == http::error::partial_message ? State::truncated : State::malformed;
+  error_ = ec.message();
+}
+
+uint64_t BodyCounter::bytes() const { return p_->p.get().body().n; }
+std::optional<uint64_t> BodyCounter::expected() const {
+  if (!p_->p.is_header_done() || !p_->p.content_length()) return std::nullopt;
+  return *p_->p.content_length();
+}
+bool BodyCounter::chunked() const { return p_->p.is_header_done() && p_->p.chunked(); }
 
 HeadError exchange_head(Stream& s, const std::string& request, Millis timeout, ResponseHead& out, std::string& error_text) {
   const auto start = Clock::now();
@@ -47,6 +121,7 @@ HeadError exchange_head(Stream& s, const std::string& request, Millis timeout, R
       first = false;
     }
     buf.append(chunk, size_t(n));
+    out.received.append(chunk, size_t(n));
     boost::beast::error_code ec;
     const size_t used = parser.put(boost::asio::buffer(buf), ec);
     buf.erase(0, used);
@@ -57,7 +132,6 @@ HeadError exchange_head(Stream& s, const std::string& request, Millis timeout, R
     }
   }
   const auto& res = parser.get();
-  out.body_bytes_read = buf.size();
   if (auto cl = parser.content_length()) out.content_length = *cl;
   out.status = res.result_int();
   out.reason = std::string(res.reason());
@@ -70,27 +144,43 @@ HeadError exchange_head(Stream& s, const std::string& request, Millis timeout, R
 
 BodyRead read_body(Stream& s, const ResponseHead& head, Millis idle, uint64_t cap) {
   BodyRead r;
-  r.bytes = head.body_bytes_read;
+  const auto start = Clock::now();
+  BodyCounter body;
+  body.feed(head.received);
   char chunk[16384];
-  while (r.bytes < cap) {
-    if (head.content_length && r.bytes >= *head.content_length) {
-      r.complete = true;
-      return r;
-    }
+  while (body.state() == BodyCounter::State::reading && body.bytes() < cap) {
     int err = 0;
-    long n = s.read_some(chunk, sizeof chunk, Clock::now() + idle, err);
+    const long n = s.read_some(chunk, sizeof chunk, Clock::now() + idle, err);
     if (n == 0) {
-      r.complete = !head.content_length || r.bytes >= *head.content_length;
-      return r;
+      body.eof();
+      break;
     }
     if (n < 0) {
       r.stalled = err == ETIMEDOUT;
-      return r;
+      if (!r.stalled) {
+        r.error = std::strerror(err);
+        r.truncated = true;  // reset under the body: it ended before its end
+      }
+      break;
     }
-    r.bytes += uint64_t(n);
+    body.feed(std::string_view(chunk, size_t(n)));
   }
-  r.complete = true;  // enough to know full-size packets get through
+  r.ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  r.bytes = body.bytes();
+  r.expected = body.expected();
+  r.chunked = body.chunked();
+  r.capped = body.state() == BodyCounter::State::reading && body.bytes() >= cap;
+  r.complete = body.state() == BodyCounter::State::complete || r.capped;
+  r.truncated = r.truncated || body.state() == BodyCounter::State::truncated;
+  if (body.state() == BodyCounter::State::truncated || body.state() == BodyCounter::State::malformed) r.error = body.error();
   return r;
+}
+
+std::string_view client_cert_complaint(const ResponseHead& head) {
+  if (head.status != 400) return {};
+  for (std::string_view phrase : {"No required SSL certificate was sent", "The SSL certificate error"})
+    if (head.received.find(phrase) != std::string::npos) return phrase;
+  return {};
 }
 
 boost::json::object head_evidence(const ResponseHead& head) {

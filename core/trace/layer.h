@@ -4,6 +4,7 @@
 #include <boost/json/object.hpp>
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace edge::trace {
@@ -18,6 +19,8 @@ struct LayerResult {
   std::string summary;  // a few words: what was found, or why it failed / was skipped
   boost::json::object evidence;
   std::vector<std::string> details;  // extra indented lines for the human output (e.g. hops)
+  // Something wrong that did not fail the layer: (code, text), e.g. ("hosts_override", "...").
+  std::vector<std::pair<std::string, std::string>> warnings;
 };
 
 // Measures a layer: construct at its start, call finish() when it is decided.

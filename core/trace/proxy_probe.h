@@ -22,4 +22,10 @@ std::string proxy_auth_header(const std::string& user, const std::string& passwo
 // than the origin: the proxy says so (Proxy-Status, X-Squid-Error), or asks for credentials.
 bool answered_by_proxy(const ResponseHead& head);
 
+// Why the proxy failed, in plain words, from what its answer says: Proxy-Status (RFC 9209
+// error types: edge's proxies, nginx, ...), Squid's X-Squid-Error (ERR_DNS_FAIL,
+// ERR_CONNECT_FAIL, ...) or tinyproxy's reason phrase; "" when it says nothing we know.
+// `target` names what the proxy was asked to reach.
+std::string proxy_failure_words(const ResponseHead& head, const std::string& target);
+
 }  // namespace edge::trace

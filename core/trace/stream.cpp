@@ -11,10 +11,11 @@
 namespace edge::trace {
 
 Stream::~Stream() {
-  if (ssl_) {
-    SSL_shutdown(ssl_);  // best effort close_notify; never waited for
-    SSL_free(ssl_);
-  }
+  for (ssl_st* s : {ssl_, outer_})  // the inner session first: it writes through the outer one
+    if (s) {
+      SSL_shutdown(s);  // best effort close_notify; never waited for
+      SSL_free(s);
+    }
 }
 
 bool Stream::wait(short events, Clock::time_point deadline, int& err) {

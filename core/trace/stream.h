@@ -21,8 +21,12 @@ class Stream {
   Stream& operator=(const Stream&) = delete;
 
   int fd() const { return fd_.get(); }
-  // Takes ownership of an SSL object whose handshake is complete.
-  void attach_tls(ssl_st* ssl) { ssl_ = ssl; }
+  // Takes ownership of an SSL object whose handshake is complete. A second one (TLS to the
+  // target inside TLS to an https:// proxy) runs over the first, which is kept until the end.
+  void attach_tls(ssl_st* ssl) {
+    outer_ = ssl_;
+    ssl_ = ssl;
+  }
   ssl_st* tls() const { return ssl_; }
 
   // Returns bytes read (0 = peer closed), or -1 with `err` (ETIMEDOUT at the deadline).
@@ -33,6 +37,7 @@ class Stream {
   bool wait(short events, Clock::time_point deadline, int& err);
   UniqueFd fd_;
   ssl_st* ssl_ = nullptr;
+  ssl_st* outer_ = nullptr;
 };
 
 }  // namespace edge::trace

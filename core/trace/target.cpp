@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 #include <boost/url/url_view.hpp>
 
 namespace edge::trace {
@@ -140,6 +141,18 @@ std::string Target::authority() const {
   std::string h = v6 ? "[" + host + "]" : host;
   if (wants_http() && !explicit_port) return h;  // Host: example.com, not example.com:443
   return h + ":" + std::to_string(port);
+}
+
+Parsed<std::string> resolve_location(const Target& base, std::string_view location) {
+  const std::string base_text = base.scheme + "://" + base.authority() + base.path;
+  auto b = boost::urls::parse_uri(base_text);
+  if (!b) return parse_error<std::string>("the URL being followed does not parse: " + b.error().message());
+  auto ref = boost::urls::parse_uri_reference(location);
+  if (!ref) return parse_error<std::string>("is not a URL reference: " + ref.error().message());
+  boost::urls::url out;
+  if (auto r = boost::urls::resolve(*b, *ref, out); !r) return parse_error<std::string>("cannot be resolved: " + r.error().message());
+  out.remove_fragment();
+  return Parsed<std::string>(boost::system::in_place_value, std::string(out.buffer()));
 }
 
 Parsed<Target> parse_target(std::string_view given) {

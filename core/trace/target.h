@@ -35,6 +35,10 @@ struct Target {
 
 Parsed<Target> parse_target(std::string_view text);
 
+// A redirect's Location resolved against the URL of `base` (RFC 3986 5.2: relative paths,
+// "//host/...", absolute URLs), without its fragment: the absolute URL to follow.
+Parsed<std::string> resolve_location(const Target& base, std::string_view location);
+
 // An address literal as the layers use it: IPv4-mapped IPv6 (::ffff:192.0.2.1) is IPv4.
 std::optional<IpAddr> address_literal(std::string_view host);
 

@@ -93,10 +93,15 @@ class SynWatch {
   std::string why_;
 };
 
-// This host's conntrack drop counter, when readable (CAP_NET_ADMIN).
-std::optional<uint64_t> conntrack_drops() {
+// This host's conntrack counters, when readable (CAP_NET_ADMIN): `drop` rises when a full
+// table refuses a new entry, `insert_failed` when NAT left the new flow a tuple already taken.
+struct CtCounters {
+  uint64_t drop = 0, insert_failed = 0;
+};
+std::optional<CtCounters> conntrack_counters() {
   try {
-    return KernelTable::open().cpu_stats().drop;
+    const auto s = KernelTable::open().cpu_stats();
+    return CtCounters{s.drop, s.insert_failed};
   } catch (const Fatal&) {
     return std::nullopt;
   }
@@ -156,7 +161,7 @@ LayerResult probe_tcp(const std::string& layer_name, const IpAddr& addr, uint16_
 
   std::optional<SynWatch> watch;
   if (route && !route->interface.empty() && !route->local) watch.emplace(route->interface, addr, sport, port);
-  const auto drops_before = conntrack_drops();
+  const auto ct_before = conntrack_counters();
 
   TcpObservation obs;
   sockaddr_storage ss;
@@ -187,8 +192,11 @@ LayerResult probe_tcp(const std::string& layer_name, const IpAddr& addr, uint16_
   if (err) obs.icmp = read_error_queue(fd.get());
   if (obs.timed_out || err) {
     if (watch && watch->active()) obs.syn_left = watch->seen() > 0;
-    const auto drops_after = conntrack_drops();
-    if (drops_before && drops_after) obs.conntrack_drops = *drops_after - *drops_before;
+    const auto ct_after = conntrack_counters();
+    if (ct_before && ct_after) {
+      obs.conntrack_drops = ct_after->drop - ct_before->drop;
+      obs.conntrack_insert_failed = ct_after->insert_failed - ct_before->insert_failed;
+    }
   }
   r.duration_ms = clock.elapsed_ms();
 
@@ -208,6 +216,8 @@ LayerResult probe_tcp(const std::string& layer_name, const IpAddr& addr, uint16_
   if (obs.syn_left) r.evidence["syn_left_host"] = *obs.syn_left;
   else if (watch && !watch->active()) r.evidence["capture"] = "not possible: " + watch->why_not();
   if (obs.conntrack_drops) r.evidence["conntrack_drops_during_probe"] = *obs.conntrack_drops;
+  if (obs.conntrack_insert_failed) r.evidence["conntrack_insert_failed_during_probe"] = *obs.conntrack_insert_failed;
+  else if (obs.timed_out) r.evidence["conntrack"] = "counters not readable (needs CAP_NET_ADMIN): a full table or NAT exhaustion cannot be told from a drop";
 
   const std::string cause(classify_tcp(obs));
   if (cause.empty()) {
@@ -225,6 +235,9 @@ LayerResult probe_tcp(const std::string& layer_name, const IpAddr& addr, uint16_
     why = "no answer to the SYN to " + target + " within " + format_duration(timeout) +
           (obs.syn_left ? " (the SYN left via " + route->interface + "; dropped on the way or at the target)" : " (dropped somewhere)");
   else if (cause == "local_drop") why = "the SYN to " + target + " never left " + route->interface + ": this host dropped it (a local firewall rule)";
+  else if (cause == "nat_exhausted")
+    why = "this host's NAT has no free tuple for the flow to " + target + ": the SYN was dropped as conntrack's insert_failed rose by " +
+          std::to_string(*obs.conntrack_insert_failed) + " during the probe (the SNAT/masquerade source ports for this destination are used up)";
   else if (cause == "conntrack_full")
     why = "this host's conntrack table is full: " + std::to_string(*obs.conntrack_drops) + " packet(s) dropped during the probe";
   else if (obs.icmp) why = icmp_text(*obs.icmp) + " for " + target;

@@ -9,6 +9,7 @@
 #include <poll.h>
 
 #include <boost/json/array.hpp>
+#include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -28,6 +29,10 @@ struct VerifyError {
 struct Collected {
   std::vector<VerifyError> errors;
   std::string alert_received;
+  int alert = -1;
+  bool cert_requested = false;
+  bool server_spoke = false;  // any handshake message arrived
+  bool ticket = false;        // a NewSessionTicket arrived: TLS 1.3's server accepted us
 };
 
 int collected_index() {
@@ -59,10 +64,29 @@ int on_verify(int ok, X509_STORE_CTX* ctx) {
   return 1;  // keep going: collect every problem, decide afterwards
 }
 
-void on_info(const SSL* ssl, int where, int ret) {
-  if ((where & SSL_CB_ALERT) && (where & SSL_CB_READ)) {
-    auto* c = static_cast<Collected*>(SSL_get_ex_data(ssl, collected_index()));
-    if (c) c->alert_received = SSL_alert_desc_string_long(ret);
+// OpenSSL 3.0 has no words for TLS 1.3's alerts (RFC 8446 6.2): "unknown".
+std::string alert_name(int code) {
+  switch (code) {
+    case 109: return "missing extension";
+    case 116: return "certificate required";
+    case 120: return "no application protocol";
+    default: return SSL_alert_desc_string_long(code);
+  }
+}
+
+// Sees the handshake messages and alerts as they arrive (decrypted, in TLS 1.3 too): a
+// CertificateRequest is how a server asks for a client certificate.
+void on_message(int write_p, int /*version*/, int content_type, const void* buf, size_t len, SSL* ssl, void* /*arg*/) {
+  auto* c = static_cast<Collected*>(SSL_get_ex_data(ssl, collected_index()));
+  if (!c || write_p || len < 1) return;
+  const auto* b = static_cast<const unsigned char*>(buf);
+  if (content_type == SSL3_RT_HANDSHAKE) {
+    c->server_spoke = true;
+    if (b[0] == SSL3_MT_CERTIFICATE_REQUEST) c->cert_requested = true;
+    if (b[0] == SSL3_MT_NEWSESSION_TICKET) c->ticket = true;
+  } else if (content_type == SSL3_RT_ALERT && len >= 2) {
+    c->alert = b[1];
+    c->alert_received = alert_name(b[1]);
   }
 }
 
@@ -88,7 +112,29 @@ bool looks_like_not_tls(unsigned long e) {
          reason == SSL_R_UNKNOWN_PROTOCOL;
 }
 
+// Sets the client certificate and key on `ctx`; returns why not, or "".
+std::string use_client_cert(SSL_CTX* ctx, const std::string& cert, const std::string& key) {
+  auto why = [](const std::string& what) {
+    char buf[256] = "";
+    ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
+    ERR_clear_error();
+    return what + ": " + buf;
+  };
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) != 1) return why("--cert " + cert + " holds no usable PEM certificate");
+  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) return why("--key " + key + " holds no usable PEM private key");
+  if (SSL_CTX_check_private_key(ctx) != 1) return why("--key " + key + " does not match --cert " + cert);
+  return "";
+}
+
+// The connection ended under the handshake: how, in words (errno 0 = an orderly close).
+std::string ended_how(int err) { return err == 0 ? "closed" : err == ECONNRESET || err == EPIPE ? "reset" : std::strerror(err); }
+
 }  // namespace
+
+std::string client_cert_problem(const std::string& cert, const std::string& key) {
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+  return use_client_cert(ctx.get(), cert, key);
+}
 
 LayerResult probe_tls(Stream& stream, const TlsOptions& o, Millis timeout) {
   LayerClock clock;
@@ -106,11 +152,21 @@ LayerResult probe_tls(Stream& stream, const TlsOptions& o, Millis timeout) {
     SSL_CTX_set_default_verify_paths(ctx.get());
     r.evidence["trust"] = "system store";
   }
+  if (!o.cert.empty()) {
+    if (std::string why = use_client_cert(ctx.get(), o.cert, o.key); !why.empty()) return fail(std::move(r), "handshake_failure", why);
+  }
   SSL* ssl = SSL_new(ctx.get());
   Collected collected;
   SSL_set_ex_data(ssl, collected_index(), &collected);
-  SSL_set_info_callback(ssl, on_info);
-  SSL_set_fd(ssl, stream.fd());
+  SSL_set_msg_callback(ssl, on_message);
+  if (SSL* outer = stream.tls()) {
+    // Inside TLS to an https:// proxy: this session's records travel in the outer session's.
+    BIO* through = BIO_new(BIO_f_ssl());
+    BIO_set_ssl(through, outer, BIO_NOCLOSE);
+    SSL_set_bio(ssl, through, through);
+  } else {
+    SSL_set_fd(ssl, stream.fd());
+  }
   if (!o.host_is_ip) {
     SSL_set_tlsext_host_name(ssl, o.host.c_str());
     SSL_set1_host(ssl, o.host.c_str());
@@ -126,26 +182,64 @@ LayerResult probe_tls(Stream& stream, const TlsOptions& o, Millis timeout) {
   TlsObservation obs;
   const auto deadline = Clock::now() + timeout;
   unsigned long ssl_err = 0;
+  std::string ended;  // "reset" / "closed" when the peer hung up mid-handshake
+  // Waits for `e` (WANT_READ/WANT_WRITE) until `until`; false when the time is up.
+  auto wait_for = [&](int e, Clock::time_point until) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+    pollfd p{stream.fd(), short(e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+    return left > 0 && poll(&p, 1, int(left)) > 0;
+  };
+  // A failed SSL call: an alert or a protocol error, or the peer hanging up.
+  auto failed_with = [&](int e, int err) {
+    ssl_err = ERR_peek_error();
+    obs.handshake_failed = true;
+    obs.not_tls = ssl_err && looks_like_not_tls(ssl_err);
+    if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN || (ssl_err && ERR_GET_REASON(ssl_err) == SSL_R_UNEXPECTED_EOF_WHILE_READING))
+      ended = ended_how(e == SSL_ERROR_SYSCALL ? err : 0);
+  };
   while (true) {
     ERR_clear_error();
+    errno = 0;
     const int rc = SSL_connect(ssl);
+    const int err = errno;
     if (rc == 1) break;
     const int e = SSL_get_error(ssl, rc);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      pollfd p{stream.fd(), short(e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
-      if (left <= 0 || poll(&p, 1, int(left)) == 0) {
+      if (!wait_for(e, deadline)) {
         obs.timed_out = true;
         break;
       }
       continue;
     }
-    ssl_err = ERR_peek_error();
-    obs.handshake_failed = true;
-    obs.not_tls = ssl_err && looks_like_not_tls(ssl_err);
+    failed_with(e, err);
     break;
   }
+  // TLS 1.3 finishes the client's handshake before the server has looked at its certificate
+  // (or its missing one): the verdict comes after, as an alert or a session ticket. Wait for
+  // it a little, only when a certificate was asked for.
+  if (!obs.handshake_failed && !obs.timed_out && collected.cert_requested && SSL_version(ssl) >= TLS1_3_VERSION) {
+    const auto until = std::min(deadline, Clock::now() + std::chrono::milliseconds(1000));
+    char byte;
+    while (!collected.ticket) {
+      ERR_clear_error();
+      errno = 0;
+      const int rc = SSL_peek(ssl, &byte, 1);
+      const int err = errno;
+      if (rc > 0) break;
+      const int e = SSL_get_error(ssl, rc);
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        if (!wait_for(e, until)) break;
+        continue;
+      }
+      failed_with(e, err);
+      break;
+    }
+  }
   r.duration_ms = clock.elapsed_ms();
+  obs.reset = !ended.empty();
+  obs.cert_requested = collected.cert_requested;
+  obs.cert_sent = collected.cert_requested && !o.cert.empty();
+  obs.alert = collected.alert;
 
   // Describe the certificate whenever one arrived, whatever the verdict.
   std::string cert_story;
@@ -164,7 +258,18 @@ LayerResult probe_tls(Stream& stream, const TlsOptions& o, Millis timeout) {
     errors.push_back(boost::json::object{{"code", e.code}, {"depth", e.depth}, {"error", X509_verify_cert_error_string(e.code)}, {"subject", e.subject}});
   }
   r.evidence["verify_errors"] = std::move(errors);
-  if (!collected.alert_received.empty()) r.evidence["alert_received"] = collected.alert_received;
+  if (!collected.alert_received.empty()) {
+    r.evidence["alert_received"] = collected.alert_received;
+    r.evidence["alert_code"] = collected.alert;
+  }
+  if (collected.cert_requested || !o.cert.empty())
+    r.evidence["client_certificate"] = boost::json::object{{"requested", collected.cert_requested}, {"sent", obs.cert_sent},
+                                                           {"file", o.cert.empty() ? boost::json::value(nullptr) : boost::json::value(o.cert)}};
+  if (!ended.empty()) {
+    r.evidence["connection"] = ended;
+    r.evidence["server_spoke"] = collected.server_spoke;
+    r.evidence["handshake_state"] = SSL_state_string_long(ssl);
+  }
   if (ssl_err) {
     char buf[256];
     ERR_error_string_n(ssl_err, buf, sizeof buf);
@@ -182,17 +287,20 @@ LayerResult probe_tls(Stream& stream, const TlsOptions& o, Millis timeout) {
   const std::string cause(classify_tls(obs));
   if (cause.empty()) {
     // `collected` lives on this frame: nothing may point at it once the stream carries on.
-    SSL_set_info_callback(ssl, nullptr);
+    SSL_set_msg_callback(ssl, nullptr);
     SSL_set_ex_data(ssl, collected_index(), nullptr);
     stream.attach_tls(ssl);
     r.status = Status::ok;
     X509* cert = SSL_get0_peer_certificate(ssl);
     r.summary = std::string(SSL_get_version(ssl)) + ", certificate valid " + std::to_string(days_from_now(cert ? X509_get0_notAfter(cert) : nullptr)) +
                 " more days";
+    if (obs.cert_sent) r.summary += ", client certificate accepted";
     return r;
   }
   X509* cert = SSL_get0_peer_certificate(ssl);
   const int days = days_from_now(cert ? X509_get0_notAfter(cert) : nullptr);
+  const std::string alert_text =
+      collected.alert_received.empty() ? std::string() : "alert '" + collected.alert_received + "' (" + std::to_string(collected.alert) + ") received";
   std::string why;
   if (cause == "cert_expired")
     why = "certificate expired " + std::to_string(-days) + " days ago (notAfter " + asn1_time_text(X509_get0_notAfter(cert)) + ")";
@@ -204,9 +312,18 @@ LayerResult probe_tls(Stream& stream, const TlsOptions& o, Millis timeout) {
     why = std::string("the chain does not lead to a trusted CA: ") + X509_verify_cert_error_string(obs.verify_errors.front());
   else if (cause == "protocol_mismatch") why = "the peer does not speak TLS on this port";
   else if (cause == "timeout") why = "the handshake did not finish within " + format_duration(timeout);
-  else
-    why = "handshake failed" + (collected.alert_received.empty() ? std::string() : ": alert '" + collected.alert_received + "' received") +
-          (ssl_err && collected.alert_received.empty() ? std::string(": ") + ERR_reason_error_string(ssl_err) : std::string());
+  else if (cause == "client_cert_required")
+    why = "the server requires a client certificate and none was sent (" +
+          (alert_text.empty() ? "the connection was " + ended + " after its CertificateRequest" : alert_text) + "): pass --cert FILE --key FILE";
+  else if (cause == "reset")
+    why = "the connection was " + ended + " by the peer during the handshake, " +
+          (collected.server_spoke ? "after the server's first answer" : "after the ClientHello and before any answer") +
+          (o.host_is_ip ? std::string() : " (SNI " + o.host + ")") + ": a middlebox filtering on SNI, or a server dropping clients";
+  else {
+    why = "handshake failed" + (alert_text.empty() ? std::string() : ": " + alert_text) +
+          (ssl_err && alert_text.empty() ? std::string(": ") + ERR_reason_error_string(ssl_err) : std::string());
+    if (obs.cert_sent) why += " (the server rejected the client certificate " + o.cert + ")";
+  }
   if (collected.errors.size() > 1) why += " (+" + std::to_string(collected.errors.size() - 1) + " more problem(s), see evidence)";
   SSL_free(ssl);
   return fail(std::move(r), cause, why);

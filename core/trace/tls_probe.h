@@ -16,7 +16,11 @@ struct TlsOptions {
   bool host_is_ip = false;
   std::string cafile;  // --cacert; empty: the system store (and SSL_CERT_FILE / SSL_CERT_DIR)
   bool alpn_http = false;
+  std::string cert, key;  // --cert / --key: a client certificate for servers that ask for one
 };
+
+// Why --cert/--key cannot be used (unreadable, not PEM, key not matching), or "".
+std::string client_cert_problem(const std::string& cert, const std::string& key);
 
 // On success (and on verification failures, which complete the handshake) the stream carries TLS.
 LayerResult probe_tls(Stream& stream, const TlsOptions& o, Millis timeout);

@@ -15,10 +15,14 @@ struct TraceOptions {
   Millis timeout{3000};          // per layer
   std::optional<std::string> proxy;  // --proxy URL | none
   std::string cacert;
+  std::string cert, key;  // --cert / --key: client certificate
   std::string netns;
   bool json = false;
   bool hops = false;     // --hops: TTL-limited connects to find where packets die
   bool mtu = false;      // --mtu: read the whole response; on a stall, retry with a small MSS
+  bool body = false;     // --body: read the whole response body and judge its end
+  uint64_t max_body = 16 << 20;  // --max-body: read at most this much of it
+  std::optional<int> follow;     // -L/--follow[=N]: follow up to N redirects
   std::string capture;   // --capture FILE: pcap of the probe's packets
 };
 

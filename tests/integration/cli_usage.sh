@@ -51,6 +51,11 @@ expect 2 "^edge: --timeout: '0s' is out of range" trace --timeout 0s http://h/
 expect 2 "^edge: --proxy: 'http://p:99999' is not a usable proxy URL" trace --proxy http://p:99999 http://h/
 expect 2 "^edge: -4 and -6: choose one family" trace -4 -6 http://h/
 expect 2 "^edge: --cacert: '/nonexistent' is not a readable file" trace --cacert /nonexistent https://h/
+expect 2 "^edge: --cert and --key: give both or neither" trace --cert /etc/hostname https://h/
+expect 2 "^edge: --cert /etc/hostname holds no usable PEM certificate" trace --cert /etc/hostname --key /etc/hostname https://h/
+expect 2 "^edge: --max-body: 'abc' is not a size" trace --max-body abc http://h/
+expect 2 "^edge: --max-body: '0' must be more than 0" trace --max-body 0 http://h/
+expect 2 "^edge: --follow: '99' is out of range \(0-50\)" trace --follow=99 http://h/
 expect 2 "^edge: .*target" trace
 expect 2 "^edge: --to: '10.0.0.1:99999' port 99999 is out of range \(1-65535\)" rproxy --listen 8080 --to 10.0.0.1:99999
 expect 2 "^edge: --listen: 'x' (is not a port|is missing the port)" rproxy --listen x --to 127.0.0.1:1

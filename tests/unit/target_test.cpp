@@ -189,3 +189,16 @@ TEST_CASE("error queue: truncated and foreign messages are ignored") {
   std::memcpy(CMSG_DATA(c), &ee, sizeof ee);
   CHECK_FALSE(parse_recverr_control(buf, sizeof buf));
 }
+
+TEST_CASE("redirect locations resolve against the URL followed") {
+  const auto base = *parse_target("http://www.test:8080/a/b?q=1");
+  CHECK(*resolve_location(base, "/loop/2") == "http://www.test:8080/loop/2");
+  CHECK(*resolve_location(base, "c") == "http://www.test:8080/a/c");
+  CHECK(*resolve_location(base, "../up#frag") == "http://www.test:8080/up");
+  CHECK(*resolve_location(base, "?r=2") == "http://www.test:8080/a/b?r=2");
+  CHECK(*resolve_location(base, "//other.test/x") == "http://other.test/x");
+  CHECK(*resolve_location(base, "https://secure.test/") == "https://secure.test/");
+  const auto v6 = *parse_target("https://[fd99:2::2]/x");
+  CHECK(*resolve_location(v6, "y") == "https://[fd99:2::2]/y");
+  CHECK_FALSE(resolve_location(base, "http://bad host/"));
+}

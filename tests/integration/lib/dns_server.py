@@ -3,7 +3,10 @@
 the query name picks the failure, so one server in the test topology produces every DNS
 outcome. Standard library only; UDP and TCP on the same address and port.
 
-  python3 dns_server.py ADDR PORT
+  python3 dns_server.py ADDR PORT [--no-tcp]
+
+  --no-tcp     serve UDP only: nothing listens on PORT/tcp, so a TCP query is refused (RST),
+               as when 53/tcp is blocked; with truncated.* this breaks name resolution
 
   nxdomain.*   RCODE 3 (NXDOMAIN), SOA in authority
   servfail.*   RCODE 2 (SERVFAIL)
@@ -224,14 +227,18 @@ def server_classes(addr):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: dns_server.py ADDR PORT")
-    addr, port = sys.argv[1], int(sys.argv[2])
+    args = sys.argv[1:]
+    no_tcp = "--no-tcp" in args
+    args = [a for a in args if a != "--no-tcp"]
+    if len(args) != 2:
+        sys.exit("usage: dns_server.py ADDR PORT [--no-tcp]")
+    addr, port = args[0], int(args[1])
     UDP, TCP = server_classes(addr)
     udp = UDP((addr, port), UDPHandler)
-    tcp = TCP((addr, port), TCPHandler)
-    threading.Thread(target=tcp.serve_forever, daemon=True).start()
-    log(f"listening on {addr} port {port} (udp, tcp)")
+    if not no_tcp:
+        tcp = TCP((addr, port), TCPHandler)
+        threading.Thread(target=tcp.serve_forever, daemon=True).start()
+    log(f"listening on {addr} port {port} ({'udp only' if no_tcp else 'udp, tcp'})")
     udp.serve_forever()
 
 

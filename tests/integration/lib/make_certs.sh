@@ -10,6 +10,11 @@
 #   wrongname   SAN DNS:other.test only (error 62 when checked against www.test)
 #   selfsigned  a self-signed leaf for www.test (error 18)
 #   nointer     the good leaf and key, served without the intermediate (error 20)
+# and client certificates for servers that ask for one:
+#   client      CN "edge test client", signed by the root CA, extendedKeyUsage clientAuth
+#   rogue       CN "rogue client", self-signed: a client certificate no server here trusts
+# and for an https:// proxy on the router:
+#   proxy       signed by the intermediate, SAN DNS:proxy.test, IP:10.99.1.1 (proxy.pem: chain)
 # Back-dated and future dates need `openssl ca -startdate/-enddate` (OpenSSL 3.0's `req -x509`
 # and `x509 -req` cannot set them). Ends by verifying every certificate and printing what
 # OpenSSL says; exits non-zero when a certificate does not fail (or pass) as intended.
@@ -77,6 +82,21 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 subjectAltName = DNS:other.test
 
+[ leaf_proxy ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+subjectAltName = DNS:proxy.test, IP:10.99.1.1
+
+[ leaf_client ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+
 [ leaf_self ]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
@@ -118,11 +138,18 @@ cp good.pem good-chain.pem
 leaf expired leaf_www www.test 20200101000000Z 20200201000000Z
 leaf notyet leaf_www www.test 20400101000000Z 20410101000000Z
 leaf wrongname leaf_other other.test
+leaf proxy leaf_proxy proxy.test
 
 newkey selfsigned.key
 openssl req -config "$cnf" -new -x509 -key selfsigned.key -subj "/CN=www.test" -days 825 \
   -extensions leaf_self -out selfsigned-leaf.pem
 cp selfsigned-leaf.pem selfsigned.pem
+
+newkey client.key
+sign ca leaf_client client "edge test client"
+cp "$db/client.crt" client.pem
+newkey rogue.key
+openssl req -config "$cnf" -new -x509 -key rogue.key -subj "/CN=rogue client" -days 825 -out rogue.pem
 
 cp good-leaf.pem nointer-leaf.pem
 cp good-leaf.pem nointer.pem
@@ -150,4 +177,8 @@ check notyet 9
 check wrongname 62
 check selfsigned 18
 check nointer 20
+if ! openssl verify -CAfile ca.pem -purpose sslclient client.pem >/dev/null 2>&1; then
+  echo "make_certs.sh: client.pem does not verify as a client certificate" >&2
+  status=1
+fi
 exit $status

@@ -3,7 +3,8 @@
 # (the verdict's), every layer after it not_run. Sourced after harness.sh; needs EDGE and TC.
 #
 #   expect_trace LAYER CAUSE CODE [ENV=VALUE...] -- TRACE_ARGS...
-#   (LAYER "-" and CAUSE "ok" for a passing trace.) The JSON stays in $TRACE_JSON.
+#   (LAYER "-" and CAUSE "ok" for a passing trace.) The JSON stays in $TRACE_JSON, the time
+#   the run took (milliseconds) in $TRACE_MS.
 expect_trace() {
   local layer=$1 cause=$2 code=$3 rc=0
   shift 3
@@ -11,7 +12,9 @@ expect_trace() {
   while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do envs+=("$1"); shift; done
   shift
   TRACE_JSON=$(tmpfile trace.json)
+  local start=$EPOCHREALTIME
   ip netns exec "$TC" env -i PATH="$PATH" "${envs[@]}" "$EDGE" trace --json "$@" >"$TRACE_JSON" 2>"$(tmpfile trace.err)" || rc=$?
+  TRACE_MS=$(( (${EPOCHREALTIME/./} - ${start/./}) / 1000 ))
   python3 - "$TRACE_JSON" "$layer" "$cause" "$code" "$rc" <<'PY' || fail "edge trace $*: $(cat "$TRACE_JSON" "$(tmpfile trace.err)")"
 import json, sys
 path, layer, cause, code, rc = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
@@ -29,6 +32,15 @@ if want_layer:
     assert all(l["status"] == "not_run" for l in t["layers"] if l["name"] in after), "layers after the failure must be not_run"
 PY
   pass "$(printf '%-40s' "${envs[*]:+${envs[*]} }$*") -> ${layer}/${cause} exit $code: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["verdict"]["summary"])' "$TRACE_JSON")"
+}
+
+# within SECONDS: the last trace reached its verdict within SECONDS (decimals allowed) of its
+# start, counted from before `ip netns exec` to the process's exit.
+within() {
+  local limit_ms
+  limit_ms=$(python3 -c 'import sys; print(int(float(sys.argv[1]) * 1000))' "$1")
+  [ "$TRACE_MS" -le "$limit_ms" ] || fail "the verdict took ${TRACE_MS}ms, more than $1 s"
+  pass "  verdict after ${TRACE_MS}ms (limit $1 s)"
 }
 
 # evidence PYTHON_EXPR: evaluates EXPR over the last trace's JSON (bound to t; layer(name)
