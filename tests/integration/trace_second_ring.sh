@@ -19,7 +19,7 @@
 #         the name the search list made of a short one
 here=$(dirname "$0")
 source "$here/lib/harness.sh"
-require_netns nft python3 nginx openssl curl tinyproxy squid
+require_netns nft python3 nginx openssl curl tinyproxy
 source "$here/lib/trace_topology.sh"
 source "$here/lib/nginx_fixture.sh"
 source "$here/lib/tinyproxy_fixture.sh"
@@ -201,8 +201,13 @@ pass "human output lists each redirect hop"
 resolv_for "$TR"
 tinyproxy_start "$TR" 10.99.1.1 3128 "ConnectPort 8493"
 bg "$TR" "$EDGE" proxy --listen 10.99.1.1:3140 --allow-src 10.99.1.0/24 --allow-dst 10.99.0.0/16 --threads 1
-squid_dir=$(tmpfile squid); mkdir -p "$squid_dir"; chmod 777 "$squid_dir"
-cat >"$squid_dir/squid.conf" <<CONF
+# Squid is not in scripts/setup.sh (Debian's package starts a system daemon on :3128): its
+# case runs where it is installed; its X-Squid-Error words are also unit-tested.
+have_squid=0
+if command -v squid >/dev/null; then
+  have_squid=1
+  squid_dir=$(tmpfile squid); mkdir -p "$squid_dir"; chmod 777 "$squid_dir"
+  cat >"$squid_dir/squid.conf" <<CONF
 http_port 10.99.1.1:3150
 workers 1
 cache deny all
@@ -217,8 +222,11 @@ acl clients src 10.99.1.0/24
 http_access allow clients
 http_access deny all
 CONF
-bg "$TR" squid -N -f "$squid_dir/squid.conf"
-for port in 3140 3150; do wait_for 20 tcp_listening "$TR" $port || fail "proxy on $port did not start: $(cat "$BG_LOG")"; done
+  bg "$TR" squid -N -f "$squid_dir/squid.conf"
+else
+  echo "note: squid is not installed: its case is skipped (the unit test covers its words)"
+fi
+for port in 3140 $([ "$have_squid" = 1 ] && echo 3150); do wait_for 20 tcp_listening "$TR" $port || fail "proxy on $port did not start: $(cat "$BG_LOG")"; done
 # proxy_says PROXY URL HEADER: curl through PROXY gets a 5xx for URL that carries HEADER.
 proxy_says() {
   local head
@@ -242,10 +250,12 @@ proxy_case http://10.99.1.1:3140 http://nxdomain.test:8080/ "Proxy-Status: edge;
   "the proxy could not resolve the name of nxdomain.test:8080"
 # (Squid 5.7 here answers a name that does not exist with ERR_READ_ERROR, not ERR_DNS_FAIL:
 # the ERR_DNS_FAIL words are covered by the unit test only.)
-proxy_case http://10.99.1.1:3150 http://www.test:8999/ "X-Squid-Error: ERR_CONNECT_FAIL" \
-  "the proxy could not connect to www.test:8999 (Squid ERR_CONNECT_FAIL)"
-expect_trace - ok 0 -- --proxy http://10.99.1.1:3150 http://10.99.2.2:8090/big
-evidence '"reason" not in layer("proxy")["evidence"]'
+if [ "$have_squid" = 1 ]; then
+  proxy_case http://10.99.1.1:3150 http://www.test:8999/ "X-Squid-Error: ERR_CONNECT_FAIL" \
+    "the proxy could not connect to www.test:8999 (Squid ERR_CONNECT_FAIL)"
+  expect_trace - ok 0 -- --proxy http://10.99.1.1:3150 http://10.99.2.2:8090/big
+  evidence '"reason" not in layer("proxy")["evidence"]'
+fi
 
 # ---- https:// proxies: socat terminating TLS in front of tinyproxy, with a good certificate
 # (3443) and an expired one (3444); edge proxy spoken to as https:// is not TLS.
