@@ -28,10 +28,11 @@ std::string dnat_target(const DnatRule& r) {
 }
 
 // Two rules for one match: the first marks the flow as this instance's unless something (another
-// edge nat, another tool) marked it already; the second translates. Overwriting a mark would
+// edge nat, another tool) marked it already, and counts it (once: the next rule of this
+// instance sees it marked); the second translates. Overwriting a mark would
 // take the flow from its owner: its exit would no longer delete it, ours would.
 std::string marked(const std::string& match, uint32_t mark, const std::string& nat) {
-  return fmt::format("{} ct mark 0 ct mark set 0x{:08x}\n    {} {}", match, mark, match, nat);
+  return fmt::format("{} ct mark 0 ct mark set 0x{:08x} counter name \"edge_flows\"\n    {} {}", match, mark, match, nat);
 }
 
 std::string dnat_rule(const DnatRule& r, uint32_t mark, bool output_hook) {
@@ -94,13 +95,12 @@ std::string nft_script(const Options& o, const RulesetParams& p) {
     if (i < p.hairpin.size() && p.hairpin[i]) post += "    " + hairpin_rule(o.dnat[i], *p.hairpin[i], p.mark) + "\n";
   for (const auto& r : o.snat) post += "    " + snat_rule(r, p.mark) + "\n";
   if (!post.empty()) s += "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n" + post + "  }\n";
-  // Counting only (no verdicts): a new flow passes postrouting (forwarded, or sent by this
-  // host) or input (delivered here) exactly once; every packet passes forward, input or output.
+  // Bytes (no verdicts): every packet of a marked flow passes forward, input or output. New
+  // flows are counted where they are marked above: nat chains see only a flow's first packet,
+  // so that costs nothing per packet.
   const std::string m = fmt::format("ct mark 0x{:08x}", p.mark);
-  s += fmt::format("  chain count_post {{\n    type filter hook postrouting priority 300; policy accept;\n    {} ct state new counter name \"edge_flows\"\n  }}\n", m);
-  s += fmt::format("  chain count_in {{\n    type filter hook input priority 300; policy accept;\n    {} ct state new counter name \"edge_flows\"\n    {} counter name \"edge_bytes\"\n  }}\n", m, m);
-  s += fmt::format("  chain count_fwd {{\n    type filter hook forward priority 300; policy accept;\n    {} counter name \"edge_bytes\"\n  }}\n", m);
-  s += fmt::format("  chain count_out {{\n    type filter hook output priority 300; policy accept;\n    {} counter name \"edge_bytes\"\n  }}\n", m);
+  for (const char* hook : {"forward", "input", "output"})
+    s += fmt::format("  chain count_{} {{\n    type filter hook {} priority 300; policy accept;\n    {} counter name \"edge_bytes\"\n  }}\n", hook, hook, m);
   return s + "}\n";
 }
 

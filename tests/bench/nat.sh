@@ -57,7 +57,8 @@ else
 fi
 # UDP through socat: a TCP and a UDP forwarder on one port (iperf3's control and data).
 bg "$ns" socat TCP-LISTEN:19621,bind=127.0.0.1,fork,reuseaddr TCP:127.0.0.1:19602
-bg "$ns" socat UDP-LISTEN:19621,bind=127.0.0.1,fork,reuseaddr UDP:127.0.0.1:19602
+# -T 2: a forked child ends after 2 s of silence (nothing else would end it once the parent goes).
+bg "$ns" socat -T 2 UDP-LISTEN:19621,bind=127.0.0.1,fork,reuseaddr UDP:127.0.0.1:19602
 SOCAT_U_PID=$BG_PID
 for p in $ports 19620 19621; do wait_for 10 tcp_listening "$ns" $p || fail "port $p: $(cat "$BG_LOG")"; done
 

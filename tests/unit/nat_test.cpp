@@ -115,7 +115,7 @@ TEST_CASE("nft script: an owned table, marks only unmarked flows, maps a range o
   CHECK(s.find("table inet edge_nat_7 {\n  flags owner;") != std::string::npos);
   CHECK(s.find("udp dport 9000-9001 ct mark 0 ct mark set 0xed000007") != std::string::npos);
   CHECK(s.find("dnat ip to 10.0.2.2 : udp dport map { 9000 : 7000, 9001 : 7001 }") != std::string::npos);
-  CHECK(s.find("oifname \"wan0\" ct mark 0 ct mark set 0xed000007\n    oifname \"wan0\" masquerade") != std::string::npos);
+  CHECK(s.find("oifname \"wan0\" ct mark 0 ct mark set 0xed000007 counter name \"edge_flows\"\n    oifname \"wan0\" masquerade") != std::string::npos);
   CHECK(s.find("chain output") != std::string::npos);  // no --in: the host's own traffic too
   p.owner = false;
   CHECK(nft_script(o, p).find("flags owner") == std::string::npos);
