@@ -24,7 +24,8 @@ on_exit "rm -rf '$nobody_bin'"
 chmod 755 "$nobody_bin"
 cp "$EDGE" "$nobody_bin/edge"
 EDGE=$nobody_bin/edge
-PEERS="$here/lib/nat_peers.py"
+cp "$here/lib/nat_peers.py" "$nobody_bin/"  # nobody runs it too (under unshare)
+PEERS=$nobody_bin/nat_peers.py
 
 netns_new ns natuser
 ip -n "$ns" addr add 127.0.0.2/32 dev lo
