@@ -81,19 +81,8 @@ for ((r = 0; r < rounds; r++)); do
 done
 
 # ---- 3: the kernel engine on a client / gateway / server topology ---------------------------
-netns_new cli nkcli
-netns_new gw nkgw
-netns_new srv nksrv
-ip link add "nk-$$-c" netns "$cli" type veth peer name g0 netns "$gw"
-ip link add "nk-$$-s" netns "$srv" type veth peer name g1 netns "$gw"
-ip -n "$cli" link set "nk-$$-c" name c0
-ip -n "$srv" link set "nk-$$-s" name s0
-ip -n "$cli" addr add 10.0.1.2/24 dev c0
-ip -n "$gw" addr add 10.0.1.1/24 dev g0
-ip -n "$gw" addr add 10.0.2.1/24 dev g1
-ip -n "$srv" addr add 10.0.2.2/24 dev s0
-for n in "$cli" "$gw" "$srv"; do for l in $(ip -n "$n" -o link show | awk -F': ' '{print $2}' | cut -d@ -f1); do ip -n "$n" link set "$l" up; done; done
-ip -n "$cli" route add default via 10.0.1.1
+source "$here/../integration/lib/nat_topology.sh"
+nat_topology nk
 ip -n "$srv" route add default via 10.0.2.1
 ip netns exec "$gw" sysctl -qw net.ipv4.ip_forward=1
 bg "$srv" iperf3 -s -p 5201

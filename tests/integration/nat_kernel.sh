@@ -11,25 +11,8 @@ source "$(dirname "$0")/lib/harness.sh"
 require_netns nft conntrack socat python3
 EDGE=$(realpath "$1")
 
-netns_new cli cli
-netns_new gw gw
-netns_new srv srv
-ip link add "e-$$-c" netns "$cli" type veth peer name g0 netns "$gw"
-ip link add "e-$$-s" netns "$srv" type veth peer name g1 netns "$gw"
-ip -n "$cli" link set "e-$$-c" name c0
-ip -n "$srv" link set "e-$$-s" name s0
-ip -n "$cli" addr add 10.0.1.2/24 dev c0
-ip -n "$cli" addr add fd01::2/64 dev c0 nodad
-ip -n "$gw" addr add 10.0.1.1/24 dev g0
-ip -n "$gw" addr add fd01::1/64 dev g0 nodad
-ip -n "$gw" addr add 10.0.2.1/24 dev g1
-ip -n "$gw" addr add fd02::1/64 dev g1 nodad
-ip -n "$srv" addr add 10.0.2.2/24 dev s0
-ip -n "$srv" addr add 10.0.2.3/24 dev s0
-ip -n "$srv" addr add fd02::2/64 dev s0 nodad
-for n in "$cli" "$gw" "$srv"; do for l in $(ip -n "$n" -o link show | awk -F': ' '{print $2}' | cut -d@ -f1); do ip -n "$n" link set "$l" up; done; done
-ip -n "$cli" route add default via 10.0.1.1
-ip -n "$cli" -6 route add default via fd01::1
+source "$(dirname "$0")/lib/nat_topology.sh"
+nat_topology e
 ip netns exec "$gw" sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
 netns_track "$gw"
 
