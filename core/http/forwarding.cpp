@@ -35,6 +35,13 @@ bool protected_header(std::string_view name) {
   return name.size() >= 12 && iequals(name.substr(0, 12), "x-forwarded-");
 }
 
+// The forwarding headers a client may not set itself (an untrusted peer's are dropped).
+bool forwarding_claim(std::string_view name) {
+  for (std::string_view n : {"x-forwarded-for", "x-real-ip", "x-forwarded-proto", "x-forwarded-host"})
+    if (iequals(name, n)) return true;
+  return false;
+}
+
 }  // namespace
 
 std::string via_token() {
@@ -52,10 +59,29 @@ void strip_hop_by_hop(Fields& h, bool keep_upgrade) {
       if (!protected_header(t) && !(keep_upgrade && iequals(t, "upgrade"))) h.erase(t);
     });
   }
-  for (auto field : {bhttp::field::connection, bhttp::field::keep_alive, bhttp::field::proxy_connection, bhttp::field::proxy_authorization,
-                     bhttp::field::te, bhttp::field::trailer})
-    h.erase(field);
-  if (!keep_upgrade) h.erase(bhttp::field::upgrade);
+  // The fixed list in one pass by the parser's field codes (most messages have none of them:
+  // a lookup per name would cost more than the walk).
+  for (auto it = h.begin(); it != h.end();) {
+    switch (it->name()) {
+      case bhttp::field::connection:
+      case bhttp::field::keep_alive:
+      case bhttp::field::proxy_connection:
+      case bhttp::field::proxy_authorization:
+      case bhttp::field::te:
+      case bhttp::field::trailer:
+        it = h.erase(it);
+        continue;
+      case bhttp::field::upgrade:
+        if (!keep_upgrade) {
+          it = h.erase(it);
+          continue;
+        }
+        break;
+      default:
+        break;
+    }
+    ++it;
+  }
 }
 
 void add_forwarding(Fields& h, const ForwardingContext& ctx) {
@@ -77,16 +103,24 @@ void add_forwarding(Fields& h, const ForwardingContext& ctx) {
     if (!h.count("x-forwarded-proto")) h.set("X-Forwarded-Proto", ctx.proto);
     if (!h.count("x-forwarded-host") && !h[bhttp::field::host].empty()) h.set("X-Forwarded-Host", h[bhttp::field::host]);
   } else {
-    for (std::string_view name : {"x-forwarded-for", "x-real-ip", "x-forwarded-proto", "x-forwarded-host"}) h.erase(name);
-    h.erase(bhttp::field::forwarded);
-    h.set("X-Forwarded-For", client);
-    h.set("X-Real-IP", client);
-    h.set("X-Forwarded-Proto", ctx.proto);
-    // A view of Host stays valid while other fields are set: each field is its own block.
-    if (const auto host = h[bhttp::field::host]; !host.empty()) h.set("X-Forwarded-Host", host);
+    // What the client said of itself goes, in one pass; the fields are then known absent, so
+    // they are inserted without set()'s lookup.
+    std::string_view host;
+    for (auto it = h.begin(); it != h.end();) {
+      if (it->name() == bhttp::field::forwarded || (it->name() == bhttp::field::unknown && forwarding_claim(it->name_string()))) {
+        it = h.erase(it);
+        continue;
+      }
+      if (it->name() == bhttp::field::host) host = it->value();  // each field is its own block: the view stays valid
+      ++it;
+    }
+    h.insert("X-Forwarded-For", client);
+    h.insert("X-Real-IP", client);
+    h.insert("X-Forwarded-Proto", ctx.proto);
+    if (!host.empty()) h.insert("X-Forwarded-Host", host);
   }
-  if (h.count(bhttp::field::via) == 0) {
-    h.set(bhttp::field::via, ctx.via);
+  if (h.find(bhttp::field::via) == h.end()) {
+    h.insert(bhttp::field::via, ctx.via);
   } else {
     std::string via;
     joined("via", via);

@@ -4,6 +4,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/http.hpp>
 #include <array>
 
@@ -16,6 +17,8 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 namespace {
 // Socket reads are this large: a 64 KiB body crosses in a handful of reads, not a hundred.
 constexpr size_t kReadPiece = 16 * 1024;
+// Body bytes up to this size that came with their head are copied behind it and sent with it.
+constexpr size_t kMergeBody = 4096;
 }  // namespace
 
 bool Relayed::malformed() const {
@@ -37,19 +40,22 @@ asio::awaitable<void> send_error(Stream& s, const ProxyError& e, bool keep_alive
 }
 
 namespace {
+using namespace std::string_view_literals;  // literals with their length: no strlen per field
 void head_text(const RequestHead& h, std::string& out) {
-  out.append(h.method_string()).append(" ").append(h.target());
-  out.append(h.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+  out.append(h.method_string()).append(" "sv).append(h.target());
+  out.append(h.version() == 10 ? " HTTP/1.0\r\n"sv : " HTTP/1.1\r\n"sv);
 }
 void head_text(const ResponseHead& h, std::string& out) {
-  out.append(h.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(h.result_int())).append(" ");
-  out.append(h.reason().empty() ? bhttp::obsolete_reason(h.result()) : h.reason()).append("\r\n");
+  const unsigned code = h.result_int();
+  const char digits[3] = {char('0' + code / 100 % 10), char('0' + code / 10 % 10), char('0' + code % 10)};
+  out.append(h.version() == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv).append(digits, 3).append(" "sv);
+  out.append(h.reason().empty() ? bhttp::obsolete_reason(h.result()) : h.reason()).append("\r\n"sv);
 }
 template <class Header>
 void write_fields(const Header& h, std::string& out) {
   head_text(h, out);
-  for (const auto& f : h) out.append(f.name_string()).append(": ").append(f.value()).append("\r\n");
-  out.append("\r\n");
+  for (const auto& f : h) out.append(f.name_string()).append(": "sv).append(f.value()).append("\r\n"sv);
+  out.append("\r\n"sv);
 }
 
 }  // namespace
@@ -144,6 +150,18 @@ asio::awaitable<Relayed> relay_chunked(Stream& in, beast::flat_buffer& in_buf, P
 }
 }  // namespace
 
+namespace {
+// The part of `bufs` past the first `sent` bytes, written the asynchronous way (the socket was
+// full): the slow path of Stream::write_now.
+template <class Buffers>
+asio::awaitable<beast::error_code> write_rest(Stream& out, const Buffers& bufs, size_t sent) {
+  beast::buffers_suffix<Buffers> rest(bufs);
+  rest.consume(sent);
+  auto [ec, n] = co_await asio::async_write(out, rest, nothrow);
+  co_return ec;
+}
+}  // namespace
+
 template <bool isRequest>
 asio::awaitable<Relayed> relay_message(Stream& in, beast::flat_buffer& in_buf, Parser<isRequest>& p, Stream& out,
                                        Millis idle, uint64_t& bytes, std::vector<char>& buf, std::string& head) {
@@ -158,10 +176,14 @@ asio::awaitable<Relayed> relay_message(Stream& in, beast::flat_buffer& in_buf, P
   fields_text(p.get().base(), head);
   uint64_t left = p.is_done() ? 0 : p.content_length_remaining().value_or(0);
   const size_t early = size_t(std::min<uint64_t>(left, in_buf.size()));
-  const std::array<asio::const_buffer, 2> first{asio::buffer(head), asio::buffer(in_buf.data().data(), early)};
+  // A small body rides in the head's buffer: one plain send instead of a two-piece sendmsg.
+  const bool merged = early <= kMergeBody;
+  if (merged) head.append(static_cast<const char*>(in_buf.data().data()), early);
+  const std::array<asio::const_buffer, 2> first{asio::buffer(head), asio::buffer(in_buf.data().data(), merged ? 0 : early)};
   out.expires_after(idle);
-  auto [wec, wn] = co_await asio::async_write(out, first, nothrow);
-  if ((r.ec = wec)) co_return r;
+  r.ec = {};
+  if (const size_t sent = out.write_now(first, r.ec); !r.ec && sent < asio::buffer_size(first)) r.ec = co_await write_rest(out, first, sent);
+  if (r.ec) co_return r;
   r.head_sent = true;
   in_buf.consume(early);
   left -= early;
@@ -176,8 +198,9 @@ asio::awaitable<Relayed> relay_message(Stream& in, beast::flat_buffer& in_buf, P
       co_return r;
     }
     out.expires_after(idle);
-    auto [wec2, wn2] = co_await asio::async_write(out, asio::buffer(buf.data(), n), nothrow);
-    if ((r.ec = wec2)) co_return r;
+    const asio::const_buffer piece(buf.data(), n);
+    if (const size_t sent = out.write_now(piece, r.ec); !r.ec && sent < n) r.ec = co_await write_rest(out, piece, sent);
+    if (r.ec) co_return r;
     left -= n;
     bytes += n;
   }
@@ -214,15 +237,43 @@ void reset(ResponseParser& p, bool head_request) {
   if (head_request) p.skip(true);
 }
 
+// The parser is fed from the buffer and the buffer from the socket, in one loop (Beast's
+// async_read_header does the same through two composed operations and an executor work guard
+// per read, a measurable share of a small request's time).
 asio::awaitable<beast::error_code> read_response_head(Stream& s, beast::flat_buffer& buf, ResponseParser& p, bool head_request, Millis timeout) {
   s.expires_after(timeout);
-  auto [ec, n] = co_await bhttp::async_read_header(s, buf, p, nothrow);
-  while (!ec && p.get().result_int() >= 100 && p.get().result_int() < 200 && p.get().result() != bhttp::status::switching_protocols) {
-    reset(p, head_request);
-    auto [ec2, n2] = co_await bhttp::async_read_header(s, buf, p, nothrow);
-    ec = ec2;
+  beast::error_code ec;
+  while (true) {
+    while (buf.size() > 0 && !p.is_header_done()) {
+      const size_t used = p.put(buf.data(), ec);
+      buf.consume(used);
+      if (ec == bhttp::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec) co_return ec;
+      if (used == 0) break;
+    }
+    if (p.is_header_done()) {
+      // An interim response (100 Continue, 103 Early Hints) is dropped; the final one follows.
+      const unsigned code = p.get().result_int();
+      if (code < 100 || code >= 200 || p.get().result() == bhttp::status::switching_protocols) co_return ec;
+      reset(p, head_request);
+      continue;
+    }
+    const size_t room = std::min(kReadPiece, buf.max_size() - buf.size());
+    if (room == 0) co_return beast::error_code(bhttp::error::header_limit);
+    auto [rec, n] = co_await s.async_read_some(buf.prepare(room), nothrow);
+    if (rec == asio::error::eof) {
+      // Beast's rule: nothing at all is end_of_stream (a pooled connection the backend closed),
+      // part of a head is partial_message.
+      if (p.got_some()) p.put_eof(ec);
+      else ec = bhttp::error::end_of_stream;
+      co_return ec;
+    }
+    if (rec) co_return rec;
+    buf.commit(n);
   }
-  co_return ec;
 }
 
 }  // namespace edge::http

@@ -35,6 +35,10 @@ bool is_field_value(std::string_view s) {
 
 std::string host_problem(std::string_view host) {
   if (host.empty()) return "";  // allowed: a target without an authority (RFC 9112 3.2)
+  // A connection's requests (and a thread's clients) mostly name one host: the last one that
+  // passed is not parsed again.
+  thread_local std::string last_good;
+  if (host == last_good) return "";
   auto a = boost::urls::parse_authority(host);
   if (!a) return "is not a host[:port]";
   if (a->has_userinfo()) return "carries userinfo ('@')";
@@ -43,6 +47,7 @@ std::string host_problem(std::string_view host) {
     const auto p = a->port();
     if (p.empty() || p.size() > 5 || std::stoul(std::string(p)) > 65535) return "has an invalid port";
   }
+  if (host.size() <= 255) last_good.assign(host);
   return "";
 }
 

@@ -58,6 +58,11 @@ class Deadlines {
     return d && d->swept_ != Clock::time_point{} ? d->swept_ + kSweepEvery : Clock::now();
   }
 
+  // The time now, to within one sweep interval and never behind it: the last sweep's time
+  // plus one interval (base()). For bookkeeping that tolerates 20 ms (pool idleness, backend
+  // ejection, parking grace), with no clock read on the request path.
+  static Clock::time_point coarse_now() { return base(); }
+
   // Expires every entry whose deadline is at or before `now`.
   void sweep(Clock::time_point now) {
     swept_ = now;

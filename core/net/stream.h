@@ -14,6 +14,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core/error.hpp>
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
 #include <memory>
 
 #include "core/base/duration.h"
@@ -71,6 +75,34 @@ class Stream : Deadlines::Entry {
         },
         token, b);
   }
+  // Writes what a plain TCP socket takes at once, without suspending: a request or response
+  // that fits the socket buffer (the common case) costs one sendmsg and no trip through the
+  // scheduler. Returns the bytes written (0 with TLS, where the record layer must do it, or
+  // when the socket is full); `ec` is set only for a real error. The caller writes the rest
+  // with async_write. Never while another write on this stream is pending.
+  template <class ConstBuffers>
+  size_t write_now(const ConstBuffers& bufs, boost::system::error_code& ec) {
+    if (tls_ || timed_out_) return 0;
+    std::array<iovec, 4> iov{};
+    size_t n = 0, total = 0;
+    for (auto it = boost::asio::buffer_sequence_begin(bufs); it != boost::asio::buffer_sequence_end(bufs) && n < iov.size(); ++it) {
+      const boost::asio::const_buffer b(*it);
+      if (b.size() == 0) continue;
+      iov[n++] = {const_cast<void*>(b.data()), b.size()};
+      total += b.size();
+    }
+    if (total == 0) return 0;
+    // send(2) for one buffer: sendmsg(2) copies a msghdr and an iovec array in first.
+    msghdr m{};
+    m.msg_iov = iov.data();
+    m.msg_iovlen = n;
+    const ssize_t sent = n == 1 ? ::send(sock_.native_handle(), iov[0].iov_base, iov[0].iov_len, MSG_DONTWAIT | MSG_NOSIGNAL)
+                                : ::sendmsg(sock_.native_handle(), &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent >= 0) return size_t(sent);
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ec.assign(errno, boost::asio::error::get_system_category());
+    return 0;
+  }
+
   // The TLS handshake (after start_tls), under the same deadline.
   template <class Token>
   auto async_handshake(boost::asio::ssl::stream_base::handshake_type type, Token&& token) {

@@ -119,7 +119,7 @@ std::unique_ptr<Upstream> UpstreamPool::take(size_t slot) {
     q.pop_back();
     // Just back from a request: the far side has had no time to close it (and if it did, the
     // stale-connection retry covers a bodiless request). Saves a syscall per request.
-    if (Upstream::Clock::now() - u->idle_since < std::chrono::milliseconds(200)) return u;
+    if (Deadlines::coarse_now() - u->idle_since < std::chrono::milliseconds(200)) return u;
     char c;
     const ssize_t n = ::recv(u->stream.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return u;  // open and quiet: reusable
@@ -129,7 +129,7 @@ std::unique_ptr<Upstream> UpstreamPool::take(size_t slot) {
 
 void UpstreamPool::put(size_t slot, std::unique_ptr<Upstream> u) {
   if (slot >= idle_.size()) idle_.resize(slot + 1);
-  u->idle_since = Upstream::Clock::now();
+  u->idle_since = Deadlines::coarse_now();
   if (idle_[slot].size() < keep_) idle_[slot].push_back(std::move(u));
 }
 

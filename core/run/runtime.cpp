@@ -149,7 +149,9 @@ Runtime::Runtime(Settings s, Handler& h) : s_(std::move(s)), h_(h), flows_("edge
   const unsigned n = s_.threads ? s_.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     deadlines_.push_back(std::make_unique<Deadlines>());
-    ctxs_.push_back(std::make_unique<asio::io_context>(1));
+    // One thread runs each context, and only it starts operations on its sockets: the reactor's
+    // per-descriptor locks are left out (handlers may still be posted from other threads).
+    ctxs_.push_back(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
     acceptors_.push_back(listen_on(*ctxs_.back(), s_.listen, "--listen", s_.any_host, true, i == 0));
     workers_.push_back(std::unique_ptr<Worker>(new Worker{i, *this, *ctxs_.back(), Idle(flows_, conns_, std::chrono::milliseconds(40))}));
   }
@@ -182,7 +184,7 @@ asio::awaitable<Waited> wait_for_bytes(Worker& w, Stream& s, boost::beast::flat_
   s.expires_after(limit);
   Idle::Waiter waiter;
   waiter.sock = &s.socket();
-  waiter.since = Clock::now();
+  waiter.since = Deadlines::coarse_now();
   waiter.limit = limit;
   waiter.parkable = !s.tls();  // TLS state cannot be parked
   w.idle.wait_begin(waiter);

@@ -1,6 +1,7 @@
 // Backend resolution, balancing and passive ejection.
 #include "engines/rproxy/backends.h"
 
+#include "core/net/deadlines.h"
 #include "core/net/resolve.h"
 
 #include <netdb.h>
@@ -23,7 +24,8 @@ Clock::time_point next_due(const Resolution& r, Clock::time_point now, Clock::du
   return now + refresh;
 }
 
-int64_t now_ticks() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
+// Ejection is counted in seconds: the worker's coarse clock serves (no clock read per request).
+int64_t now_ticks() { return Deadlines::coarse_now().time_since_epoch().count(); }
 
 }  // namespace
 
