@@ -1,5 +1,6 @@
 // HTTP/1 message streaming (core/http/stream.h).
 #include "core/http/stream.h"
+#include "core/net/relay.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,6 +20,9 @@ namespace {
 constexpr size_t kReadPiece = 16 * 1024;
 // Body bytes up to this size that came with their head are copied behind it and sent with it.
 constexpr size_t kMergeBody = 4096;
+// Length-framed bodies with at least this much still to come go through splice(2) when both
+// sides are plain TCP (below it, a copy through the buffer costs less than the pipe's calls).
+constexpr size_t kSpliceBody = 32 * 1024;
 }  // namespace
 
 bool Relayed::malformed() const {
@@ -188,6 +192,16 @@ asio::awaitable<Relayed> relay_message(Stream& in, beast::flat_buffer& in_buf, P
   in_buf.consume(early);
   left -= early;
   bytes += early;
+  if (left >= kSpliceBody && !in.tls() && !out.tls()) {
+    // A large body between plain sockets moves through a pipe, never copied into this process.
+    const SpliceResult moved = co_await splice_exactly(in, out, left, idle, bytes);
+    if (moved.ec) {
+      r.ec = moved.ec == asio::error::eof ? beast::error_code(bhttp::error::partial_message) : moved.ec;
+      r.reading_failed = moved.reading_failed;
+      co_return r;
+    }
+    left = 0;
+  }
   if (left > 0 && buf.empty()) buf.resize(kCopyBuffer);  // only bodies that did not come with their head need it
   while (left > 0) {
     in.expires_after(idle);

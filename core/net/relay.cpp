@@ -99,6 +99,80 @@ asio::awaitable<void> watchdog(const Clock::time_point& last, Millis idle) {
 
 }  // namespace
 
+namespace {
+// A thread's idle body pipes: making one is two descriptors and a fcntl, too dear per request.
+constexpr size_t kBodyPipeSize = 256 * 1024;
+constexpr size_t kPooledPipes = 64;
+std::vector<std::unique_ptr<Pipe>>& body_pipes() {
+  thread_local std::vector<std::unique_ptr<Pipe>> pool;
+  return pool;
+}
+std::unique_ptr<Pipe> take_body_pipe() {
+  auto& pool = body_pipes();
+  if (!pool.empty()) {
+    auto p = std::move(pool.back());
+    pool.pop_back();
+    return p;
+  }
+  int fds[2];
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return nullptr;
+  auto p = std::make_unique<Pipe>();
+  p->r.reset(fds[0]);
+  p->w.reset(fds[1]);
+  fcntl(fds[1], F_SETPIPE_SZ, int(kBodyPipeSize));  // best effort: the default 64 KiB works too
+  return p;
+}
+}  // namespace
+
+asio::awaitable<SpliceResult> splice_exactly(Stream& from, Stream& to, uint64_t n, Millis idle, uint64_t& bytes) {
+  SpliceResult r;
+  auto pipe = take_body_pipe();
+  if (!pipe) {
+    r.ec = boost::system::error_code(errno, boost::system::system_category());
+    co_return r;
+  }
+  size_t pending = 0;  // in the pipe, not yet written
+  while (n > 0 || pending > 0) {
+    if (pending == 0) {
+      const ssize_t in = splice(from.socket().native_handle(), nullptr, pipe->w.get(), nullptr, size_t(std::min<uint64_t>(n, kBodyPipeSize)),
+                                SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (in < 0 && errno == EAGAIN) {
+        from.expires_after(idle);
+        auto [e] = co_await from.async_wait(tcp::socket::wait_read, nothrow);
+        if (e) {
+          r = {e, true};
+          break;
+        }
+        continue;
+      }
+      if (in <= 0) {
+        r = {in == 0 ? boost::system::error_code(asio::error::eof) : boost::system::error_code(errno, boost::system::system_category()), true};
+        break;
+      }
+      pending = size_t(in);
+      n -= uint64_t(in);
+    }
+    const ssize_t out = splice(pipe->r.get(), nullptr, to.socket().native_handle(), nullptr, pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (out < 0 && errno == EAGAIN) {
+      to.expires_after(idle);
+      auto [e] = co_await to.async_wait(tcp::socket::wait_write, nothrow);
+      if (e) {
+        r = {e, false};
+        break;
+      }
+      continue;
+    }
+    if (out <= 0) {
+      r = {boost::system::error_code(out == 0 ? EPIPE : errno, boost::system::system_category()), false};
+      break;
+    }
+    pending -= size_t(out);
+    bytes += uint64_t(out);
+  }
+  if (pending == 0 && body_pipes().size() < kPooledPipes) body_pipes().push_back(std::move(pipe));
+  co_return r;
+}
+
 asio::awaitable<RelayBytes> relay(tcp::socket& a, tcp::socket& b, Millis idle) {
   RelayBytes bytes;
   Clock::time_point last = Clock::now();

@@ -21,4 +21,14 @@ boost::asio::awaitable<RelayBytes> relay(boost::asio::ip::tcp::socket& a, boost:
 class Stream;
 boost::asio::awaitable<RelayBytes> relay(Stream& a, Stream& b, Millis idle);
 
+// Exactly `n` bytes from `from` to `to`, two plain TCP streams, through a pipe with splice(2):
+// a length-framed HTTP body that never enters user space. Each wait is under `idle` (the
+// streams' deadlines). `bytes` counts what reached `to`. The pipe comes from a per-thread
+// pool and goes back empty; one left holding bytes (a failed write) is closed.
+struct SpliceResult {
+  boost::system::error_code ec;  // end of stream before n bytes: boost::asio::error::eof
+  bool reading_failed = false;   // the failure was on `from`'s side
+};
+boost::asio::awaitable<SpliceResult> splice_exactly(Stream& from, Stream& to, uint64_t n, Millis idle, uint64_t& bytes);
+
 }  // namespace edge

@@ -75,6 +75,21 @@ class Stream : Deadlines::Entry {
         },
         token, b);
   }
+  // Waits until the plain socket is readable or writable (for splice(2), which moves the bytes
+  // itself), under the same deadline.
+  template <class Token>
+  auto async_wait(tcp::socket::wait_type what, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+        [this, what](auto handler) {
+          if (timed_out_) {
+            boost::asio::post(sock_.get_executor(), boost::asio::append(std::move(handler), boost::system::error_code(boost::beast::error::timeout)));
+            return;
+          }
+          sock_.async_wait(what, TimeoutAware<decltype(handler)>{this, std::move(handler)});
+        },
+        token);
+  }
+
   // Writes what a plain TCP socket takes at once, without suspending: a request or response
   // that fits the socket buffer (the common case) costs one sendmsg and no trip through the
   // scheduler. Returns the bytes written (0 with TLS, where the record layer must do it, or
@@ -137,6 +152,10 @@ class Stream : Deadlines::Entry {
     void operator()(boost::system::error_code ec, size_t n) {
       if (ec == boost::asio::error::operation_aborted && s->timed_out_) ec = boost::beast::error::timeout;
       std::move(h)(ec, n);
+    }
+    void operator()(boost::system::error_code ec) {
+      if (ec == boost::asio::error::operation_aborted && s->timed_out_) ec = boost::beast::error::timeout;
+      std::move(h)(ec);
     }
   };
 
