@@ -22,7 +22,7 @@
 #include "core/net/resolve.h"
 #include "core/net/upstream.h"
 #include "core/run/metrics_server.h"
-#include "core/run/ready_batch.h"
+#include "core/net/ready_batch.h"
 #include "core/run/runtime.h"
 #include "core/socks/socks5.h"
 #include "core/tls/accept.h"
@@ -515,7 +515,7 @@ asio::awaitable<void> serve_http(Conn& c, run::Worker& w) {
     beast::error_code ec_head;
     for (int attempt = 0;; ++attempt) {
       run::set_upstream(c.flow, up->reply);
-      co_await run::let_ready_run();
+      co_await let_ready_run();
       const http::Relayed sent = co_await http::relay_message(client, c.cbuf, req_p, up->stream, o.idle_timeout, rec.bytes_up, c.copy_buf, c.head);
       if (sent.malformed()) {
         const ProxyError bad{400, "http_request_error", "malformed request body: " + sent.ec.message()};

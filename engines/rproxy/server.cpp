@@ -25,7 +25,7 @@
 #include "core/net/relay.h"
 #include "core/net/upstream.h"
 #include "core/run/metrics_server.h"
-#include "core/run/ready_batch.h"
+#include "core/net/ready_batch.h"
 #include "core/run/runtime.h"
 #include "core/tls/accept.h"
 #include "core/tls/contexts.h"
@@ -345,7 +345,7 @@ asio::awaitable<void> serve_connection(ClientConn& c, run::Worker& w) {
       beast::error_code ec_head;
       bool failure_counted = false;
       for (int attempt = 0;; ++attempt) {
-      co_await run::let_ready_run();
+      co_await let_ready_run();
       const Relayed sent = co_await relay_message(client, cbuf, req_p, up->stream, o.idle_timeout, req_bytes, copy_buf, c.head);
       const beast::error_code ec_req = sent.ec;
       if (sent.malformed()) {

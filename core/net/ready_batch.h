@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-namespace edge::run {
+namespace edge {
 
 // Lets the thread's other ready connections run before this one goes on: co_await it just
 // before sending a request upstream. The messages of one wake-up then leave together, and the peer
@@ -56,4 +56,4 @@ inline auto let_ready_run() {
       boost::asio::use_awaitable);
 }
 
-}  // namespace edge::run
+}  // namespace edge
