@@ -40,7 +40,7 @@ std::vector<std::pair<std::string, std::string>> header_flags(const std::string&
 void add_rproxy(CLI::App& app, Runner& runner) {
   struct Flags {
     std::string listen, mode = "http", lb = "round-robin", threads = "0", connect_timeout = "3s", header_timeout = "10s",
-                backend_timeout = "30s", idle_timeout = "60s", keepalive_timeout = "60s", keepalive = "256", max_conns = "10000",
+                backend_timeout = "30s", idle_timeout = "60s", keepalive_timeout = "60s", keepalive = "1024", max_conns = "10000",
                 drain = "10s", access_log, health, health_interval = "5s",
                 tls_cert, tls_key, upstream_ca, log_format = "combined", metrics;
     bool tls_auto = false, upstream_tls = false, upstream_insecure = false;
@@ -65,7 +65,7 @@ void add_rproxy(CLI::App& app, Runner& runner) {
   r->add_option("--backend-timeout", f->backend_timeout, "The backend's first response byte (default 30s)")->type_name("DUR");
   r->add_option("--idle-timeout", f->idle_timeout, "Silence while a body or tunnel streams (default 60s)")->type_name("DUR");
   r->add_option("--keepalive-timeout", f->keepalive_timeout, "An idle client connection between requests (default 60s)")->type_name("DUR");
-  r->add_option("--keepalive", f->keepalive, "Idle connections kept per backend and thread (default 256)")->type_name("N");
+  r->add_option("--keepalive", f->keepalive, "Idle connections kept per backend and thread (default 1024)")->type_name("N");
   r->add_option("--max-conns", f->max_conns, "Client connections at most; more are closed at once (default 10000)")->type_name("N");
   r->add_option("--drain", f->drain, "On SIGTERM/SIGINT, time to let in-flight requests finish (default 10s)")->type_name("DUR");
   r->add_option("--trust-proxy", f->trust, "Keep X-Forwarded-* from peers in this CIDR (repeatable)")->type_name("CIDR");

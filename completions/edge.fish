@@ -109,7 +109,7 @@ complete -c edge -n $rp -l header-timeout -x -d "The client's request head (defa
 complete -c edge -n $rp -l backend-timeout -x -d "The backend's response head (default 30s)"
 complete -c edge -n $rp -l idle-timeout -x -d 'Silence while a body or tunnel streams (default 60s)'
 complete -c edge -n $rp -l keepalive-timeout -x -d 'Idle client connection between requests (default 60s)'
-complete -c edge -n $rp -l keepalive -x -d 'Idle connections kept per backend and thread (default 256)'
+complete -c edge -n $rp -l keepalive -x -d 'Idle connections kept per backend and thread (default 1024)'
 complete -c edge -n $rp -l max-conns -x -d 'Client connections at most (default 10000)'
 complete -c edge -n $rp -l drain -x -d 'On SIGTERM/SIGINT, time for in-flight requests (default 10s)'
 complete -c edge -n $rp -l trust-proxy -x -d 'Keep X-Forwarded-* from peers in this CIDR (repeatable)'
