@@ -561,6 +561,7 @@ asio::awaitable<void> serve_http(Conn& c, run::Worker& w) {
     res.version(11);
     res.keep_alive(keep);
     if (keep && version == 10) res.set(bhttp::field::connection, "keep-alive");
+    co_await let_ready_run();  // the responses of one wake-up leave together too
     const http::Relayed got = co_await http::relay_message(up->stream, up->buffer, res_p, client, o.idle_timeout, rec.bytes_down, c.copy_buf, c.head);
     count_bytes(c.flow, rec.bytes_up, rec.bytes_down);
     finish(res.result_int(), got.ec ? "relay_" + got.ec.message() + "@body" : std::string(keep ? "keepalive" : "closed"));

@@ -441,6 +441,7 @@ asio::awaitable<void> serve_connection(ClientConn& c, run::Worker& w) {
       // Connection header went with the hop-by-hop ones).
       if (keep && req.version() == 10) res.set(bhttp::field::connection, "keep-alive");
       uint64_t res_bytes = 0;
+      co_await let_ready_run();  // the responses of one wake-up leave together too
       const Relayed got = co_await relay_message(up->stream, up->buffer, res_p, client, o.idle_timeout, res_bytes, copy_buf, c.head);
       const beast::error_code ec_res = got.ec;
       count_bytes(sh, flow, req_bytes, res_bytes);
