@@ -34,6 +34,7 @@ marked() { ip netns exec "$gw" conntrack -L -m "$1" 2>/dev/null | grep -c . || t
 fwd() { ip netns exec "$gw" sysctl -n net.ipv4.ip_forward; }
 
 # start_edge ARGS...: edge nat in gw, waits for its table; EDGE_PID, EDGE_LOG, MARK.
+# (Lines edge prints after its start line, the sweeps' and warnings', are waited for too.)
 start_edge() {
   bg "$gw" "$EDGE" nat "$@" --json
   EDGE_PID=$BG_PID EDGE_LOG=$BG_LOG
@@ -136,7 +137,7 @@ UDP_CLIENT=$!
 sleep 1
 ip netns exec "$gw" conntrack -L -p udp --dport 5300 2>/dev/null | grep -q 'sport=45000' || fail "the early UDP flow is not tracked"
 start_edge dnat -p udp --port 5300 --to 10.0.2.3:53
-grep -q 'began before the dnat rules' "$EDGE_LOG" || fail "the pre-existing UDP entry was not deleted"
+wait_for 5 grep -q 'began before the dnat rules' "$EDGE_LOG" || fail "the pre-existing UDP entry was not deleted"
 wait "$UDP_CLIENT"
 grep -q 'server=B' "$(tmpfile udp_before)" || fail "the early UDP flow never reached the new rule's target: $(cat "$(tmpfile udp_before)")"
 stop_edge TERM
@@ -153,7 +154,7 @@ sleep 0.3
 [ "$(marked "$OLD_MARK")" -ge 1 ] || fail "expected the killed instance's flow to remain (nothing can run on SIGKILL)"
 [ "$(fwd)" = 1 ] || fail "forwarding expected still on after SIGKILL"
 start_edge dnat -p udp --port 5300 --to 10.0.2.3:53
-grep -q 'left by an edge nat that was killed' "$EDGE_LOG" || fail "the killed instance's flows were not swept"
+wait_for 5 grep -q 'left by an edge nat that was killed' "$EDGE_LOG" || fail "the killed instance's flows were not swept"
 [ "$(marked "$OLD_MARK")" = 0 ] || fail "the killed instance's mark is still in conntrack"
 [ "$(udp_ask "$cli" 10.0.1.1:5300 46000)" = "server=B" ] || fail "after restart with --to B the same UDP flow still reached A"
 stop_edge TERM
@@ -196,7 +197,7 @@ pass "two instances: each removes only its own table and flows; forwarding goes 
 ip netns exec "$gw" nft add table inet edge-t-fw
 ip netns exec "$gw" nft add chain inet edge-t-fw forward_drop '{ type filter hook forward priority 0; policy drop; }'
 start_edge snat --out g1
-grep -q 'WARNING: table inet edge-t-fw drops forwarded traffic by default' "$EDGE_LOG" || fail "no warning about another table's forward drop policy"
+wait_for 5 grep -q 'WARNING: table inet edge-t-fw drops forwarded traffic by default' "$EDGE_LOG" || fail "no warning about another table's forward drop policy"
 [ -z "$(tcp_get "$cli" 10.0.2.2:80)" ] || fail "traffic passed a forward drop policy (the warning would be wrong)"
 stop_edge TERM
 ip netns exec "$gw" nft delete table inet edge-t-fw
